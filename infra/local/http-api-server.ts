@@ -1,0 +1,128 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+
+/** API Gateway HTTP APIs refuse larger payloads (10 MB) before the function sees them. */
+const GATEWAY_MAX_PAYLOAD = 10 * 1024 * 1024;
+
+export type HttpApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+const TEXTUAL = /^(application\/(json|x-www-form-urlencoded|xml)|text\/)/i;
+
+function joinQuery(rawQuery: string): Record<string, string> | undefined {
+  if (rawQuery === "") return undefined;
+  const out: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(rawQuery)) {
+    // API Gateway joins repeated parameters with commas.
+    out[name] = name in out ? `${out[name]},${value}` : value;
+  }
+  return out;
+}
+
+/** Builds the payload-format-2.0 event API Gateway would send for this request. */
+export function toHttpApiEvent(request: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+  const url = request.url ?? "/";
+  const queryAt = url.indexOf("?");
+  const rawPath = queryAt === -1 ? url : url.slice(0, queryAt);
+  const rawQueryString = queryAt === -1 ? "" : url.slice(queryAt + 1);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined || name === "cookie") continue;
+    headers[name] = Array.isArray(value) ? value.join(",") : value;
+  }
+  const textual = body.length === 0 || TEXTUAL.test(headers["content-type"] ?? "application/json");
+  const now = new Date();
+  let path = rawPath;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    // API Gateway keeps the raw form when it cannot decode.
+  }
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath,
+    rawQueryString,
+    ...(request.headers.cookie ? { cookies: request.headers.cookie.split(/;\s*/) } : {}),
+    headers,
+    ...(joinQuery(rawQueryString) ? { queryStringParameters: joinQuery(rawQueryString) } : {}),
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName: headers.host ?? "localhost",
+      domainPrefix: "localhost",
+      http: {
+        method: request.method ?? "GET",
+        path,
+        protocol: `HTTP/${request.httpVersion}`,
+        sourceIp: request.socket.remoteAddress ?? "127.0.0.1",
+        userAgent: headers["user-agent"] ?? "",
+      },
+      requestId: randomUUID(),
+      routeKey: "$default",
+      stage: "$default",
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length > 0 ? { body: textual ? body.toString("utf8") : body.toString("base64") } : {}),
+    isBase64Encoded: body.length > 0 && !textual,
+  };
+}
+
+function send(response: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+  if (result.cookies?.length) headers["set-cookie"] = result.cookies;
+  const body = result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded ? "base64" : "utf8");
+  headers["content-length"] = String(body.length);
+  response.writeHead(result.statusCode ?? 200, headers);
+  response.end(body);
+}
+
+export interface HttpApiServer {
+  readonly url: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+/** Serves `handler` over real HTTP on loopback, as API Gateway's HTTP API would invoke it. */
+export async function startHttpApiServer(handler: HttpApiHandler, options: { port?: number; host?: string } = {}): Promise<HttpApiServer> {
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > GATEWAY_MAX_PAYLOAD) {
+        if (!refused) send(response, { statusCode: 413, headers: { "content-type": "text/plain; charset=utf-8" }, body: "Request Entity Too Large" });
+        refused = true;
+        request.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on("end", () => {
+      if (refused) return;
+      handler(toHttpApiEvent(request, Buffer.concat(chunks)))
+        .then((result) => send(response, result))
+        .catch(() => send(response, { statusCode: 500, headers: { "content-type": "application/json" }, body: '{"message":"Internal Server Error"}' }));
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

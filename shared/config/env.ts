@@ -1,0 +1,30 @@
+import { ValidationError } from "../errors";
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Configuration read at start; a missing or bad variable fails fast with its name. */
+export class ConfigError extends ValidationError {
+  override readonly name: string = "ConfigError";
+}
+
+export function requireEnv(env: Env, name: string, purpose: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`Environment variable ${name} is required (${purpose})`);
+  return value;
+}
+
+export function optionalEnv(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+/** An integer variable within [min, max], or `fallback` when unset. */
+export function intEnv(env: Env, name: string, fallback: number, range: { min: number; max: number }): number {
+  const raw = optionalEnv(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < range.min || value > range.max) {
+    throw new ConfigError(`Environment variable ${name} must be an integer from ${range.min} to ${range.max}, but ${JSON.stringify(raw)} was given`);
+  }
+  return value;
+}

@@ -1,0 +1,194 @@
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClientConfig,
+} from "@aws-sdk/client-dynamodb";
+import { ConflictError, NotFoundError } from "../errors";
+import { generateSecret, PREVIOUS_SECRET_GRACE_MS } from "./secret";
+import type { PreviousSecret, Sink, SinkRegistration } from "./sink";
+import { COUNTER_KEY, previousSecretsToAttribute, SINK_SORT_KEY, sinkFromItem, sinkKey, topicsToAttribute } from "./sink-item";
+import type { SinkStore, Written } from "./sink-store";
+
+export interface DynamoSinkStoreOptions {
+  /** The sinks table (layout in sinks-table.ts). */
+  readonly tableName: string;
+  /** @default a client built from `clientConfig` */
+  readonly client?: DynamoDBClient;
+  /** @default {} (region, credentials and `AWS_ENDPOINT_URL_DYNAMODB` from the environment) */
+  readonly clientConfig?: DynamoDBClientConfig;
+  /** Attempts for a configuration write that keeps losing races. @default 25 */
+  readonly maxAttempts?: number;
+}
+
+/** The configuration a write sets; everything else on the item is left alone. */
+interface SinkConfig {
+  readonly Type: Sink["Type"];
+  readonly Topics: Sink["Topics"];
+  readonly Address: string;
+  readonly Secret: string;
+  readonly PreviousSecrets: readonly PreviousSecret[];
+}
+
+/** Secrets after `secret` replaces the current one: the old one signs until the grace ends. */
+function replaceSecret(current: Pick<Sink, "Secret" | "PreviousSecrets"> | undefined, secret: string, now: number): Pick<SinkConfig, "Secret" | "PreviousSecrets"> {
+  if (current === undefined) return { Secret: secret, PreviousSecrets: [] };
+  if (current.Secret === secret) return { Secret: secret, PreviousSecrets: current.PreviousSecrets.filter((p) => p.ExpiresAt > now) };
+  const kept = current.PreviousSecrets.filter((p) => p.ExpiresAt > now && p.Secret !== secret);
+  return { Secret: secret, PreviousSecrets: [{ Secret: current.Secret, ExpiresAt: now + PREVIOUS_SECRET_GRACE_MS }, ...kept] };
+}
+
+export class DynamoSinkStore implements SinkStore {
+  private readonly client: DynamoDBClient;
+  private readonly tableName: string;
+  private readonly maxAttempts: number;
+
+  constructor(options: DynamoSinkStoreOptions) {
+    this.tableName = options.tableName;
+    this.client = options.client ?? new DynamoDBClient(options.clientConfig ?? {});
+    this.maxAttempts = options.maxAttempts ?? 25;
+  }
+
+  async list(): Promise<Written<Sink[]>> {
+    // The index is read first, so it never claims more than the listed data reflects.
+    const index = await this.currentIndex();
+    const sinks: Sink[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          ConsistentRead: true,
+          FilterExpression: "sk = :sink",
+          ExpressionAttributeValues: { ":sink": { S: SINK_SORT_KEY } },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) sinks.push(sinkFromItem(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    sinks.sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
+    return { value: sinks, index };
+  }
+
+  async get(id: string): Promise<Written<Sink | undefined>> {
+    const [index, sink] = await Promise.all([this.currentIndex(), this.read(id)]);
+    return { value: sink, index: Math.max(index, sink?.ModifyIndex ?? 0) };
+  }
+
+  put(registration: SinkRegistration, now = Date.now()): Promise<Written<Sink>> {
+    return this.mutate(registration.ID, (current) => ({
+      Type: registration.Type,
+      Topics: registration.Topics,
+      Address: registration.Address,
+      ...(registration.Secret !== undefined
+        ? replaceSecret(current, registration.Secret, now)
+        : current !== undefined
+          ? { Secret: current.Secret, PreviousSecrets: current.PreviousSecrets.filter((p) => p.ExpiresAt > now) }
+          : { Secret: generateSecret(), PreviousSecrets: [] }),
+    }));
+  }
+
+  rotateSecret(id: string, now = Date.now()): Promise<Written<Sink>> {
+    return this.mutate(id, (current) => {
+      if (current === undefined) throw new NotFoundError("event sink not found");
+      return { ...current, ...replaceSecret(current, generateSecret(), now) };
+    });
+  }
+
+  async delete(id: string): Promise<Written<undefined>> {
+    const index = await this.nextIndex();
+    await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: sinkKey(id) }));
+    return { value: undefined, index };
+  }
+
+  async advanceLatestIndex(id: string, index: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: sinkKey(id),
+          UpdateExpression: "SET LatestIndex = :index",
+          ConditionExpression: "attribute_exists(pk) AND LatestIndex < :index",
+          ExpressionAttributeValues: { ":index": { N: String(index) } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  private async read(id: string): Promise<Sink | undefined> {
+    const result = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: sinkKey(id), ConsistentRead: true }));
+    return result.Item ? sinkFromItem(result.Item) : undefined;
+  }
+
+  private async currentIndex(): Promise<number> {
+    const result = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: COUNTER_KEY, ConsistentRead: true }));
+    return Number(result.Item?.Value?.N ?? 0);
+  }
+
+  /** The next value of the table's counter: strictly increasing across every writer. */
+  private async nextIndex(): Promise<number> {
+    const result = await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: COUNTER_KEY,
+        UpdateExpression: "ADD #value :one",
+        ExpressionAttributeNames: { "#value": "Value" },
+        ExpressionAttributeValues: { ":one": { N: "1" } },
+        ReturnValues: "UPDATED_NEW",
+      }),
+    );
+    return Number(result.Attributes?.Value?.N);
+  }
+
+  /**
+   * Read, decide, write on the condition that nobody changed the configuration in
+   * between; on a lost race, read again and retry with a fresh index. `LatestIndex` is
+   * never written here (the delivery side owns it), so no advance is ever lost.
+   */
+  private async mutate(id: string, change: (current: Sink | undefined) => SinkConfig): Promise<Written<Sink>> {
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const current = await this.read(id);
+      const config = change(current);
+      const index = await this.nextIndex();
+      try {
+        const result = await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: sinkKey(id),
+            UpdateExpression:
+              "SET ID = :id, #type = :type, Topics = :topics, Address = :address, Secret = :secret, PreviousSecrets = :previous, " +
+              "ModifyIndex = :index, CreateIndex = if_not_exists(CreateIndex, :index), LatestIndex = if_not_exists(LatestIndex, :zero)",
+            ConditionExpression: current === undefined ? "attribute_not_exists(pk)" : "ModifyIndex = :observed",
+            ExpressionAttributeNames: { "#type": "Type" },
+            ExpressionAttributeValues: {
+              ":id": { S: id },
+              ":type": { S: config.Type },
+              ":topics": topicsToAttribute(config.Topics),
+              ":address": { S: config.Address },
+              ":secret": { S: config.Secret },
+              ":previous": previousSecretsToAttribute(config.PreviousSecrets),
+              ":index": { N: String(index) },
+              ":zero": { N: "0" },
+              ...(current !== undefined ? { ":observed": { N: String(current.ModifyIndex) } } : {}),
+            },
+            ReturnValues: "ALL_NEW",
+          }),
+        );
+        return { value: sinkFromItem(result.Attributes ?? {}), index };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 5 * 2 ** attempt)));
+      }
+    }
+    throw new ConflictError(`event sink ${JSON.stringify(id)} changed under ${this.maxAttempts} attempts in a row to update it; try again`);
+  }
+}

@@ -1,0 +1,33 @@
+import type { Sink, SinkRegistration } from "./sink";
+
+/** A change applied to the store, with the index it was given (Nomad's `X-Nomad-Index`). */
+export interface Written<T> {
+  readonly value: T;
+  readonly index: number;
+}
+
+/**
+ * Where sinks live. Every write takes the next value of one strictly increasing counter
+ * (like Nomad's raft index) as its index; writes to one sink apply in index order.
+ */
+export interface SinkStore {
+  /** Every sink, sorted by ID, and the store's current index. */
+  list(): Promise<Written<Sink[]>>;
+  /** One sink (undefined if absent) and the store's current index. */
+  get(id: string): Promise<Written<Sink | undefined>>;
+  /**
+   * Creates or replaces the sink's configuration. `LatestIndex` and `CreateIndex` are
+   * kept on re-registration; the secret is kept unless one is given, and a replaced
+   * secret keeps signing for the rotation grace period.
+   */
+  put(registration: SinkRegistration, now?: number): Promise<Written<Sink>>;
+  /** Deletes the sink; deleting a missing sink succeeds, as in Nomad. */
+  delete(id: string): Promise<Written<undefined>>;
+  /**
+   * Moves `LatestIndex` forward to `index`; never backwards. Returns false when the sink
+   * is gone or already at or past `index`.
+   */
+  advanceLatestIndex(id: string, index: number): Promise<boolean>;
+  /** Issues a new secret; the old one keeps signing for the grace period. Throws NotFoundError. */
+  rotateSecret(id: string, now?: number): Promise<Written<Sink>>;
+}

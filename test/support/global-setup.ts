@@ -1,0 +1,26 @@
+// The SDK warns on Node 20; the tests run here on Node 20 by design (Lambda runs 22).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+import type { TestProject } from "vitest/node";
+import { startDynamoDbLocal } from "../../infra/local/dynamodb-local";
+import { startFauxqsServer } from "../../infra/local/fauxqs-server";
+import { localAwsEnvironment } from "../../infra/local/local-aws";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    awsEnvironment: Record<string, string>;
+  }
+}
+
+/**
+ * Starts the real local stand-ins once per run: AWS's DynamoDB Local (in memory) and
+ * fauxqs (SQS). If either fails, the whole run fails with the reason: no test is
+ * skipped for want of a service.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const [dynamo, fauxqs] = await Promise.all([startDynamoDbLocal(), startFauxqsServer()]);
+  project.provide("awsEnvironment", localAwsEnvironment({ dynamodb: dynamo.endpoint, sqs: fauxqs.endpoint }));
+  return async () => {
+    await Promise.all([dynamo.stop(), fauxqs.stop()]);
+  };
+}
