@@ -23,8 +23,12 @@ export class ConflictError extends Error {
 /** Describes a received value for an error message, shortened so a huge input stays readable. */
 export function describeValue(value: unknown, max = 80): string {
   let text: string;
+  let length: number;
   if (value === undefined) return "nothing";
-  if (typeof value === "string") text = JSON.stringify(value);
+  if (typeof value === "string") {
+    text = JSON.stringify(value);
+    length = value.length;
+  }
   else {
     try {
       text = JSON.stringify(value) ?? String(value);
@@ -35,6 +39,7 @@ export function describeValue(value: unknown, max = 80): string {
     else if (value === null) text = "null";
     else if (typeof value === "object") text = `an object ${text}`;
     else text = `${typeof value} ${text}`;
+    length = text.length;
   }
-  return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
+  return text.length > max ? `${text.slice(0, max)}… (${length} characters)` : text;
 }

@@ -23,6 +23,8 @@ export interface DynamoSinkStoreOptions {
   readonly clientConfig?: DynamoDBClientConfig;
   /** Attempts for a configuration write that keeps losing races. @default 25 */
   readonly maxAttempts?: number;
+  /** Items per Scan page when listing. @default DynamoDB's 1 MB pages */
+  readonly scanPageSize?: number;
 }
 
 /** The configuration a write sets; everything else on the item is left alone. */
@@ -46,8 +48,10 @@ export class DynamoSinkStore implements SinkStore {
   private readonly client: DynamoDBClient;
   private readonly tableName: string;
   private readonly maxAttempts: number;
+  private readonly scanPageSize: number | undefined;
 
   constructor(options: DynamoSinkStoreOptions) {
+    this.scanPageSize = options.scanPageSize;
     this.tableName = options.tableName;
     this.client = options.client ?? new DynamoDBClient(options.clientConfig ?? {});
     this.maxAttempts = options.maxAttempts ?? 25;
@@ -66,6 +70,7 @@ export class DynamoSinkStore implements SinkStore {
           FilterExpression: "sk = :sink",
           ExpressionAttributeValues: { ":sink": { S: SINK_SORT_KEY } },
           ExclusiveStartKey: startKey,
+          Limit: this.scanPageSize,
         }),
       );
       for (const item of page.Items ?? []) sinks.push(sinkFromItem(item));

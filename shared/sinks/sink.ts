@@ -60,15 +60,15 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._~-]*$/;
 
 export const SinkIdSchema = z
   .string({ error: "must be a string" })
-  .min(1, { error: "must not be empty" })
-  .max(SINK_ID_MAX_LENGTH, { error: `must be at most ${SINK_ID_MAX_LENGTH} characters` })
+  .min(1, { error: "must not be empty", abort: true })
+  .max(SINK_ID_MAX_LENGTH, { error: `must be at most ${SINK_ID_MAX_LENGTH} characters`, abort: true })
   .regex(ID_PATTERN, { error: "must start with a letter or digit and contain only letters, digits, '.', '_', '~' and '-'" });
 
 const validTopicNames = `${NOMAD_TOPICS.join(", ")} (or the 1.0-beta names ${Object.keys(TOPIC_ALIASES).join(", ")})`;
 
 const TopicKeySchema = z
   .string({ error: "must be a string" })
-  .max(TOPIC_KEY_MAX_LENGTH, { error: `must be at most ${TOPIC_KEY_MAX_LENGTH} characters` })
+  .max(TOPIC_KEY_MAX_LENGTH, { error: `must be at most ${TOPIC_KEY_MAX_LENGTH} characters`, abort: true })
   // eslint-disable-next-line no-control-regex
   .regex(/^[^\u0000-\u001f\u007f]*$/, { error: "must not contain control characters" });
 
@@ -97,7 +97,7 @@ function normalizeTopics(topics: Record<string, string[]>): Record<string, strin
 
 const AddressSchema = z
   .string({ error: "must be a string" })
-  .max(ADDRESS_MAX_LENGTH, { error: `must be at most ${ADDRESS_MAX_LENGTH} characters` })
+  .max(ADDRESS_MAX_LENGTH, { error: `must be at most ${ADDRESS_MAX_LENGTH} characters`, abort: true })
   .superRefine((address, ctx) => {
     const problem = addressProblem(address);
     if (problem) ctx.addIssue({ code: "custom", message: problem, input: address });
