@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { request } from "undici";
+import { freePort } from "../../infra/local/free-port";
+import { startRuntimeProcess } from "../support/local-runtime-process";
+
+describe("npm start (local runtime)", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "nes-start-"));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it("documents every variable with --help", async () => {
+    const runtime = startRuntimeProcess({}, ["--help"]);
+    expect(await runtime.exited()).toBe(0);
+    for (const name of ["PORT", "HOST", "SINKS_MANAGEMENT_TOKEN", "SINKS_TABLE", "LOCAL_DATA_DIR"]) expect(runtime.output()).toContain(name);
+  });
+
+  it("serves the API over HTTP, and keeps sinks and the generated token across a restart", async () => {
+    const port = await freePort();
+    const env = { PORT: String(port), LOCAL_DATA_DIR: dataDir };
+    const first = startRuntimeProcess(env);
+    const [, token] = await first.waitFor(/Management token\s+(\S+)\s+\(generated/);
+    const base = `http://127.0.0.1:${port}`;
+    const put = await request(`${base}/v1/event/sink/kept`, {
+      method: "PUT",
+      headers: { "x-nomad-token": token! },
+      body: JSON.stringify({ ID: "kept", Type: "webhook", Address: "https://example.com/hook", Topics: { Job: ["web"] } }),
+    });
+    expect(put.statusCode).toBe(200);
+    expect(put.headers["x-nomad-index"]).toBe("1");
+    await put.body.dump();
+    expect(await first.stop("SIGINT")).toBe(0);
+
+    const second = startRuntimeProcess(env);
+    const [, again] = await second.waitFor(/Management token\s+(\S+)\s+\(saved/);
+    expect(again).toBe(token);
+    try {
+      const get = await request(`${base}/v1/event/sink/kept`, { headers: { authorization: `Bearer ${token}` } });
+      expect(get.statusCode).toBe(200);
+      expect(await get.body.json()).toMatchObject({ ID: "kept", Topics: { Job: ["web"] }, CreateIndex: 1 });
+      const denied = await request(`${base}/v1/event/sinks`);
+      expect(denied.statusCode).toBe(403);
+      expect(await denied.body.text()).toBe("Permission denied");
+    } finally {
+      expect(await second.stop("SIGTERM")).toBe(0);
+    }
+  }, 120_000);
+
+  it("uses SINKS_MANAGEMENT_TOKEN when set, and exits non-zero naming a bad PORT", async () => {
+    const bad = startRuntimeProcess({ PORT: "http", LOCAL_DATA_DIR: dataDir });
+    expect(await bad.exited()).toBe(1);
+    expect(bad.output()).toContain('Environment variable PORT must be an integer from 0 to 65535, but "http" was given');
+
+    const port = await freePort();
+    const ownDir = mkdtempSync(join(tmpdir(), "nes-start-env-"));
+    const runtime = startRuntimeProcess({ PORT: String(port), LOCAL_DATA_DIR: ownDir, SINKS_MANAGEMENT_TOKEN: "from-env" });
+    try {
+      await runtime.waitFor(/Management token\s+from-env\s+\(from SINKS_MANAGEMENT_TOKEN\)/);
+      const list = await request(`http://127.0.0.1:${port}/v1/event/sinks`, { headers: { "x-nomad-token": "from-env" } });
+      expect(list.statusCode).toBe(200);
+      expect(await list.body.json()).toEqual([]);
+    } finally {
+      await runtime.stop();
+      rmSync(ownDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
