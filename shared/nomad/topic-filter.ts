@@ -24,8 +24,13 @@ export function matchesTopics(topics: TopicFilter, event: Pick<NomadEvent, "Topi
   const any = Object.hasOwn(topics, "*") ? topics["*"] : undefined;
   if (isSoleWildcard(any)) return true;
   const own = Object.hasOwn(topics, event.Topic) ? topics[event.Topic] : undefined;
-  const keys = [...(any ?? []), ...(own ?? [])];
-  if (isSoleWildcard(keys)) return true;
+  // The combined key list is exactly ["*"] only when `*` adds no keys of its own.
+  if ((any === undefined || any.length === 0) && isSoleWildcard(own)) return true;
+  return matchesAnyKey(any, event) || matchesAnyKey(own, event);
+}
+
+function matchesAnyKey(keys: readonly string[] | undefined, event: Pick<NomadEvent, "Key" | "FilterKeys">): boolean {
+  if (keys === undefined) return false;
   for (const key of keys) {
     if (event.Key === key) return true;
     if (event.FilterKeys?.includes(key)) return true;
