@@ -1,0 +1,70 @@
+import { CfnOutput, Duration } from "aws-cdk-lib";
+import { CfnStage, HttpApi } from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import type { ITableV2 } from "aws-cdk-lib/aws-dynamodb";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Secret, type ISecret } from "aws-cdk-lib/aws-secretsmanager";
+import { Construct } from "constructs";
+import { BundledFunction } from "./bundled-function";
+
+export interface SinksApiProps {
+  readonly table: ITableV2;
+  readonly bundleDir: string;
+  /** The management token's secret. @default a generated secret */
+  readonly managementToken?: ISecret;
+  /** Steady-state requests per second across the API. @default 50 */
+  readonly throttleRateLimit?: number;
+  /** @default 100 */
+  readonly throttleBurstLimit?: number;
+}
+
+/** The sinks API: an HTTP API whose every route goes to the sinks-api function (it answers Nomad's 404/405 itself). */
+export class SinksApi extends Construct {
+  readonly api: HttpApi;
+  readonly managementToken: ISecret;
+  readonly handler: BundledFunction;
+
+  constructor(scope: Construct, id: string, props: SinksApiProps) {
+    super(scope, id);
+    const rate = props.throttleRateLimit ?? 50;
+    const burst = props.throttleBurstLimit ?? 100;
+    if (!(rate > 0) || !Number.isFinite(rate)) throw new Error(`SinksApi ${id}: throttleRateLimit must be a positive number, but ${rate} was provided`);
+    if (!Number.isInteger(burst) || burst < 1) throw new Error(`SinksApi ${id}: throttleBurstLimit must be a positive integer, but ${burst} was provided`);
+
+    this.managementToken =
+      props.managementToken ??
+      new Secret(this, "ManagementToken", {
+        description: "nomad-event-sinks management token (X-Nomad-Token for the sinks API)",
+        generateSecretString: { passwordLength: 40, excludePunctuation: true },
+      });
+    this.handler = new BundledFunction(this, "Handler", {
+      name: "sinks-api",
+      bundleDir: props.bundleDir,
+      timeout: Duration.seconds(10),
+      environment: { SINKS_TABLE: props.table.tableName, SINKS_MANAGEMENT_TOKEN_SECRET_ARN: this.managementToken.secretArn },
+    });
+    props.table.grantReadWriteData(this.handler.function);
+    this.managementToken.grantRead(this.handler.function);
+
+    this.api = new HttpApi(this, "Api", {
+      description: "nomad-event-sinks: Nomad-compatible event sink API",
+      defaultIntegration: new HttpLambdaIntegration("Sinks", this.handler.function),
+    });
+    const accessLogs = new LogGroup(this, "AccessLogs", { retention: RetentionDays.THREE_MONTHS });
+    const stage = this.api.defaultStage?.node.defaultChild as CfnStage;
+    stage.defaultRouteSettings = { throttlingRateLimit: rate, throttlingBurstLimit: burst };
+    stage.accessLogSettings = {
+      destinationArn: accessLogs.logGroupArn,
+      format: JSON.stringify({
+        requestId: "$context.requestId",
+        ip: "$context.identity.sourceIp",
+        method: "$context.httpMethod",
+        path: "$context.path",
+        status: "$context.status",
+        latencyMs: "$context.responseLatency",
+        integrationError: "$context.integrationErrorMessage",
+      }),
+    };
+    new CfnOutput(this, "Url", { value: this.api.apiEndpoint, description: "Base URL of the sinks API (NOMAD_ADDR for `nomad event sink`)" });
+  }
+}

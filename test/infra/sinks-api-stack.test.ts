@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { App, Stack } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SinksApi } from "../../infra/constructs/sinks-api";
+import { SinksTable } from "../../infra/constructs/sinks-table";
+import { NomadEventSinksStack } from "../../infra/stack";
+import { buildAll } from "../../scripts/build";
+
+describe("CDK: sinks table and API", () => {
+  const bundleDir = mkdtempSync(join(tmpdir(), "nes-cdk-"));
+  let template: Template;
+
+  beforeAll(async () => {
+    await buildAll(resolve(import.meta.dirname, "../.."), bundleDir);
+    const app = new App();
+    template = Template.fromStack(new NomadEventSinksStack(app, "Test", { bundleDir }));
+  }, 120_000);
+  afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
+
+  it("a sinks table with the shared key layout, point-in-time recovery, encryption, and retained", () => {
+    template.hasResource("AWS::DynamoDB::GlobalTable", {
+      DeletionPolicy: "Retain",
+      Properties: Match.objectLike({
+        KeySchema: [
+          { AttributeName: "pk", KeyType: "HASH" },
+          { AttributeName: "sk", KeyType: "RANGE" },
+        ],
+        BillingMode: "PAY_PER_REQUEST",
+        SSESpecification: Match.objectLike({ SSEEnabled: true }),
+        Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: true })],
+      }),
+    });
+  });
+
+  it("the sinks-api function: Node.js 22 on ARM64, source maps, told its table and token secret", () => {
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Runtime: "nodejs22.x",
+      Architectures: ["arm64"],
+      Handler: "index.handler",
+      Environment: {
+        Variables: {
+          NODE_OPTIONS: "--enable-source-maps",
+          POWERTOOLS_SERVICE_NAME: "sinks-api",
+          SINKS_TABLE: { Ref: Match.stringLikeRegexp("SinksTable") },
+          SINKS_MANAGEMENT_TOKEN_SECRET_ARN: { Ref: Match.stringLikeRegexp("ManagementToken") },
+        },
+      },
+    });
+  });
+
+  it("grants the function data access to its table and read of its secret, nothing wider", () => {
+    const policies = template.findResources("AWS::IAM::Policy");
+    const statements = Object.values(policies).flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement);
+    const actions = statements.flatMap((s) => [s.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Scan", "secretsmanager:GetSecretValue"]));
+    for (const s of statements) {
+      expect([s.Action].flat().some((a) => a === "*" || a.endsWith(":*"))).toBe(false);
+      const resources = [s.Resource].flat();
+      if ([s.Action].flat().some((a) => a.startsWith("dynamodb:") || a.startsWith("secretsmanager:"))) {
+        expect(resources).not.toContain("*");
+      }
+    }
+  });
+
+  it("an HTTP API whose default route invokes the function, throttled, with access logs", () => {
+    template.hasResourceProperties("AWS::ApiGatewayV2::Route", { RouteKey: "$default" });
+    template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      StageName: "$default",
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
+    template.hasOutput("*", { Description: Match.stringLikeRegexp("Base URL of the sinks API") });
+  });
+
+  it("rejects bad props with what was given", () => {
+    const stack = new Stack(new App(), "Bad");
+    const { table } = new SinksTable(stack, "T");
+    expect(() => new SinksApi(stack, "A", { table, bundleDir, throttleBurstLimit: 0 })).toThrow("throttleBurstLimit must be a positive integer, but 0 was provided");
+    expect(() => new SinksApi(stack, "B", { table, bundleDir: join(bundleDir, "nope") })).toThrow(/no bundle at .*nope\/sinks-api\/index.mjs; run `npm run build` first/);
+  });
+});
