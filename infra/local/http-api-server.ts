@@ -31,6 +31,7 @@ export function toHttpApiEvent(request: IncomingMessage, body: Buffer): APIGatew
     if (value === undefined || name === "cookie") continue;
     headers[name] = Array.isArray(value) ? value.join(",") : value;
   }
+  const queryStringParameters = joinQuery(rawQueryString);
   const textual = body.length === 0 || TEXTUAL.test(headers["content-type"] ?? "application/json");
   const now = new Date();
   let path = rawPath;
@@ -46,7 +47,7 @@ export function toHttpApiEvent(request: IncomingMessage, body: Buffer): APIGatew
     rawQueryString,
     ...(request.headers.cookie ? { cookies: request.headers.cookie.split(/;\s*/) } : {}),
     headers,
-    ...(joinQuery(rawQueryString) ? { queryStringParameters: joinQuery(rawQueryString) } : {}),
+    ...(queryStringParameters ? { queryStringParameters } : {}),
     requestContext: {
       accountId: "000000000000",
       apiId: "local",
