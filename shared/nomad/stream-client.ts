@@ -1,0 +1,197 @@
+import { createGunzip, createInflate } from "node:zlib";
+import { pipeline, Transform, type Readable } from "node:stream";
+import { Agent, request, type Dispatcher } from "undici";
+import type { NomadFrame } from "./event";
+import { isHeartbeat, NomadFrameSchema } from "./event";
+import { LineSplitter } from "./ndjson-lines";
+import type { NomadConfig } from "./nomad-config";
+import type { TopicFilter } from "./topic-filter";
+
+/** Nomad sends `{}` every 30 s; silence for longer than this means the stream is dead. */
+export const DEFAULT_LIVENESS_MS = 45_000;
+
+/** Nomad answered with a status other than 200 before streaming. */
+export class NomadResponseError extends Error {
+  override readonly name = "NomadResponseError";
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`Unexpected response code: ${status} (${body})`);
+  }
+}
+
+/** No byte at all (not even a heartbeat) arrived for the liveness window. */
+export class StreamStalledError extends Error {
+  override readonly name = "StreamStalledError";
+  constructor(readonly silentMs: number, readonly sawBytes: boolean) {
+    super(
+      sawBytes
+        ? `no bytes from Nomad's event stream for ${silentMs} ms (heartbeats come every 30 s)`
+        : `Nomad answered 200 but sent nothing for ${silentMs} ms: on Nomad >= 1.11.2 this is how a rejected token (403) looks`,
+    );
+  }
+}
+
+/** The stream ended with text that is not a frame: Nomad <= 1.11.1 writes mid-stream errors this way. */
+export class StreamErrorTail extends Error {
+  override readonly name = "StreamErrorTail";
+  constructor(readonly text: string) {
+    super(`Nomad ended the event stream with an error: ${text}`);
+  }
+}
+
+/** A line was JSON but not a frame. */
+export class StreamDecodeError extends Error {
+  override readonly name = "StreamDecodeError";
+}
+
+export interface StreamRequest {
+  /** Nomad's `index`: inclusive; 0 replays the server's whole buffer. */
+  readonly index: number;
+  /** @default every topic, `{"*": ["*"]}` */
+  readonly topics?: TopicFilter;
+  /** @default the config's namespace */
+  readonly namespace?: string;
+}
+
+export interface StreamOptions {
+  readonly config: NomadConfig;
+  /** @default an Agent built from the config's TLS settings (see nomadDispatcher) */
+  readonly dispatcher?: Dispatcher;
+  /** @default DEFAULT_LIVENESS_MS */
+  readonly livenessMs?: number;
+  readonly signal?: AbortSignal;
+  /** Called with the size of every chunk received (before decompression): liveness and metrics. */
+  readonly onBytes?: (bytes: number) => void;
+}
+
+/** An undici Agent for Nomad with the CLI's TLS settings. */
+export function nomadDispatcher(config: NomadConfig): Agent {
+  const { tls } = config;
+  return new Agent({
+    // The stream is long-lived and quiet between heartbeats; liveness is ours to judge.
+    bodyTimeout: 0,
+    headersTimeout: DEFAULT_LIVENESS_MS,
+    connect: {
+      ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+      ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+      ...(tls.key !== undefined ? { key: tls.key } : {}),
+      ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
+      rejectUnauthorized: !tls.skipVerify,
+    },
+  });
+}
+
+/** The query the Go api client sends: keys sorted, values escaped, one `topic=T:k` per key. */
+export function streamQuery(config: NomadConfig, stream: StreamRequest): string {
+  const params: Array<[string, string]> = [["index", String(stream.index)]];
+  const namespace = stream.namespace ?? config.namespace;
+  if (namespace) params.push(["namespace", namespace]);
+  if (config.region) params.push(["region", config.region]);
+  for (const [topic, keys] of Object.entries(stream.topics ?? { "*": ["*"] })) {
+    for (const key of keys) params.push(["topic", `${topic}:${key}`]);
+  }
+  params.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return params.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&");
+}
+
+/** The body, watched byte by byte (liveness counts compressed bytes too), then decompressed. */
+function decodedBody(body: Readable, encoding: string | undefined, onChunk: (bytes: number) => void): Readable {
+  const watch = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      onChunk(chunk.length);
+      done(null, chunk);
+    },
+  });
+  const decompress = encoding === "gzip" || encoding === "x-gzip" ? createGunzip() : encoding === "deflate" ? createInflate() : undefined;
+  // pipeline destroys every stage on a failure, so the last one carries the error to the reader.
+  const noop = () => undefined;
+  return decompress ? pipeline(body, watch, decompress, noop) : pipeline(body, watch, noop);
+}
+
+function parseLine(line: Buffer): NomadFrame | undefined {
+  const text = line.toString("utf8");
+  if (text.trim() === "") return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new StreamErrorTail(text.trim());
+  }
+  const parsed = NomadFrameSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new StreamDecodeError(`a line of Nomad's event stream is not an event frame (${parsed.error.issues[0]?.message ?? "invalid"} at ${parsed.error.issues[0]?.path.join(".")}): ${text.slice(0, 200)}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Reads `GET /v1/event/stream` once: yields every frame (heartbeats skipped), returns when
+ * Nomad ends the stream, and throws on anything else. It does not reconnect: the caller
+ * owns resume and backoff. Handles chunked (optionally gzip/deflate) and close-delimited
+ * bodies, lines of any length, a raw-text error tail, and silence past the liveness window.
+ */
+export async function* readEventStream(stream: StreamRequest, options: StreamOptions): AsyncGenerator<NomadFrame, void, undefined> {
+  const { config } = options;
+  const livenessMs = options.livenessMs ?? DEFAULT_LIVENESS_MS;
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort(options.signal?.reason);
+  if (options.signal?.aborted) onOuterAbort();
+  options.signal?.addEventListener("abort", onOuterAbort, { once: true });
+
+  let sawBytes = false;
+  let stalled: StreamStalledError | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      stalled = new StreamStalledError(livenessMs, sawBytes);
+      abort.abort(stalled);
+    }, livenessMs);
+  };
+
+  const ownDispatcher = options.dispatcher === undefined ? nomadDispatcher(config) : undefined;
+  try {
+    arm();
+    const response = await request(`${config.address}/v1/event/stream?${streamQuery(config, stream)}`, {
+      method: "GET",
+      dispatcher: options.dispatcher ?? ownDispatcher,
+      signal: abort.signal,
+      headers: {
+        "accept-encoding": "gzip",
+        ...(config.token ? { "x-nomad-token": config.token } : {}),
+      },
+    });
+    if (response.statusCode !== 200) {
+      const body = (await response.body.text()).trim();
+      throw new NomadResponseError(response.statusCode, body);
+    }
+    const contentEncoding = response.headers["content-encoding"];
+    const body = decodedBody(response.body, Array.isArray(contentEncoding) ? contentEncoding[0] : contentEncoding, (bytes) => {
+      sawBytes = true;
+      options.onBytes?.(bytes);
+      arm();
+    });
+    const lines = new LineSplitter();
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      for (const line of lines.push(chunk)) {
+        const frame = parseLine(line);
+        if (frame !== undefined && !isHeartbeat(frame)) yield frame;
+      }
+    }
+    const tail = lines.rest();
+    if (tail.length > 0) {
+      const frame = parseLine(tail);
+      if (frame !== undefined && !isHeartbeat(frame)) yield frame;
+    }
+  } catch (error) {
+    if (stalled !== undefined) throw stalled;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onOuterAbort);
+    if (!abort.signal.aborted) abort.abort();
+    await ownDispatcher?.close().catch(() => undefined);
+  }
+}
