@@ -22,21 +22,19 @@ export class ConflictError extends Error {
 
 /** Describes a received value for an error message, shortened so a huge input stays readable. */
 export function describeValue(value: unknown, max = 80): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
   let text: string;
   let length: number;
-  if (value === undefined) return "nothing";
-  if (typeof value === "string") {
-    text = JSON.stringify(value);
-    length = value.length;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    // Too deep to print (or cyclic); say what it is instead of failing the request.
+    return Array.isArray(value) ? "a deeply nested array" : typeof value === "object" ? "a deeply nested object" : typeof value;
   }
+  if (typeof value === "string") length = value.length;
   else {
-    try {
-      text = JSON.stringify(value) ?? String(value);
-    } catch {
-      text = String(value);
-    }
     if (Array.isArray(value)) text = `an array ${text}`;
-    else if (value === null) text = "null";
     else if (typeof value === "object") text = `an object ${text}`;
     else text = `${typeof value} ${text}`;
     length = text.length;

@@ -66,13 +66,30 @@ export const SinkIdSchema = z
 
 const validTopicNames = `${NOMAD_TOPICS.join(", ")} (or the 1.0-beta names ${Object.keys(TOPIC_ALIASES).join(", ")})`;
 
+// C0, DEL and C1 controls; and UTF-16 halves without their pair (not valid Unicode text).
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 const TopicKeySchema = z
   .string({ error: "must be a string" })
   .max(TOPIC_KEY_MAX_LENGTH, { error: `must be at most ${TOPIC_KEY_MAX_LENGTH} characters`, abort: true })
-  // eslint-disable-next-line no-control-regex
-  .regex(/^[^\u0000-\u001f\u007f]*$/, { error: "must not contain control characters" });
+  .refine((key) => !CONTROL.test(key), { error: "must not contain control characters" })
+  .refine((key) => !LONE_SURROGATE.test(key), { error: "must be valid Unicode (it has an unpaired surrogate)" });
 
-const TopicsSchema = z
+/**
+ * Flags unknown topic names before the record parses them: zod's record silently skips
+ * a `__proto__` key, which would otherwise vanish from the sink without an error.
+ */
+const KnownTopicNames = z.unknown().superRefine((value, ctx) => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return;
+  for (const name of Object.keys(value)) {
+    if (canonicalTopic(name) === undefined) ctx.addIssue({ code: "custom", path: [name], message: `unknown topic; valid topics are ${validTopicNames}`, input: name });
+  }
+});
+
+const TopicsSchema = KnownTopicNames.pipe(
+  z
   .record(
     z.string().refine((name) => canonicalTopic(name) !== undefined, { error: `unknown topic; valid topics are ${validTopicNames}` }),
     z
@@ -81,8 +98,8 @@ const TopicsSchema = z
       .max(KEYS_PER_TOPIC_MAX, { error: `must list at most ${KEYS_PER_TOPIC_MAX} keys` }),
     { error: (issue) => (issue.code === "invalid_type" ? 'must be an object of topic to keys, such as {"Job": ["*"]}' : undefined) },
   )
-  .refine((topics) => Object.keys(topics).length > 0, { error: 'must name at least one topic, such as {"*": ["*"]}' })
-  .transform(normalizeTopics);
+  .refine((topics) => Object.keys(topics).length > 0, { error: 'must name at least one topic, such as {"*": ["*"]}' }),
+).transform(normalizeTopics);
 
 /** Resolves beta aliases and merges keys of topics that name the same thing, without duplicates. */
 function normalizeTopics(topics: Record<string, string[]>): Record<string, string[]> {
@@ -104,6 +121,9 @@ const AddressSchema = z
   });
 
 function addressProblem(address: string): string | undefined {
+  // The URL parser would quietly strip these; a stored address must be what is dialled.
+  if (/\s/.test(address) || CONTROL.test(address)) return "must not contain spaces or control characters (percent-encode them)";
+  if (LONE_SURROGATE.test(address)) return "must be valid Unicode (it has an unpaired surrogate)";
   let url: URL;
   try {
     url = new URL(address);
@@ -113,7 +133,7 @@ function addressProblem(address: string): string | undefined {
   if (url.protocol !== "http:" && url.protocol !== "https:") return `must use http:// or https://, not ${url.protocol}//`;
   if (url.hostname === "") return "must name a host";
   if (url.username !== "" || url.password !== "") return "must not contain credentials (user:password@); use the signing secret to authenticate deliveries";
-  if (url.hash !== "") return "must not contain a #fragment (it is never sent)";
+  if (address.includes("#")) return "must not contain a #fragment (it is never sent)";
   return undefined;
 }
 
@@ -162,7 +182,7 @@ export function parseSinkRegistration(body: unknown): SinkRegistration {
 
 /** Validates a sink ID taken from a path. */
 export function parseSinkId(id: unknown): string {
-  return parseOrThrow(SinkIdSchema, id, "event sink ID");
+  return parseOrThrow(SinkIdSchema, id, "event sink ID", "ID in the path");
 }
 
 /** The secrets that sign a delivery now: the current one, then unexpired previous ones. */

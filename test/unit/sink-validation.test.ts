@@ -85,6 +85,13 @@ const rejected: Array<[string, unknown, string, string]> = [
   ["a Secret with bad base64", { ...valid, Secret: "whsec_***" }, "Secret", "standard base64"],
   ["a too-short Secret", { ...valid, Secret: "whsec_c2VjcmV0" }, "Secret", "24 to 64 bytes"],
   ["an unknown field", { ...valid, Topic: { Job: ["*"] } }, "body", 'unknown field "Topic"'],
+  ["a __proto__ topic (zod's record would drop it silently)", { ...valid, Topics: JSON.parse('{"Job":["web"],"__proto__":["*"]}') }, "Topics.__proto__", "unknown topic"],
+  ["a C1 control character in a key", { ...valid, Topics: { Job: ["a\u0085b"] } }, "Topics.Job[0]", "control characters"],
+  ["an unpaired surrogate in a key", { ...valid, Topics: { Job: ["a\ud800"] } }, "Topics.Job[0]", "unpaired surrogate"],
+  ["an Address with surrounding spaces", { ...valid, Address: " https://example.com/ " }, "Address", "spaces or control characters"],
+  ["an Address with a newline", { ...valid, Address: "https://example.com/a\nb" }, "Address", "spaces or control characters"],
+  ["an Address with an empty fragment", { ...valid, Address: "https://example.com/hook#" }, "Address", "fragment"],
+  ["a deeply nested array as ID", { ...valid, ID: JSON.parse("[".repeat(6000) + "]".repeat(6000)) }, "ID", "received a deeply nested array"],
 ];
 
 describe("parseSinkRegistration rejects, naming the field and what was received:", () => {
@@ -105,6 +112,13 @@ describe("parseSinkRegistration rejects, naming the field and what was received:
     expect(problems.join("\n")).not.toContain("tooshort-but-secret");
   });
 
+  it("lists at most 20 problems, counting the rest", () => {
+    const topics = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`Bad${i}`, ["*"]]));
+    const problems = problemsOf({ ...valid, Topics: topics });
+    expect(problems).toHaveLength(21);
+    expect(problems[20]).toBe("and 10 more problems");
+  });
+
   it("shortens a huge received value in the message", () => {
     const [problem] = problemsOf({ ...valid, ID: "x ".repeat(50_000) });
     expect(problem!.length).toBeLessThan(400);
@@ -115,7 +129,7 @@ describe("parseSinkRegistration rejects, naming the field and what was received:
 describe("parseSinkId", () => {
   it("accepts a valid ID and rejects a path trick with the reason", () => {
     expect(parseSinkId("ok-1")).toBe("ok-1");
-    expect(() => parseSinkId("..")).toThrow(/event sink ID.*must start with a letter or digit.*received "\.\."/);
+    expect(() => parseSinkId("..")).toThrow(/^invalid event sink ID: ID in the path: must start with a letter or digit.*received "\.\."/);
   });
 });
 
