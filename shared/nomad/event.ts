@@ -16,9 +16,9 @@ export const NomadEventSchema = z.object({
 });
 export type NomadEvent = z.infer<typeof NomadEventSchema>;
 
-/** One NDJSON line: every event of one committed transaction, all sharing `Index`. */
+/** One NDJSON line: every event of one committed transaction, all sharing `Index`. `{}` is a heartbeat. */
 export const NomadFrameSchema = z.object({
-  Index: z.number().int().nonnegative(),
+  Index: z.number().int().nonnegative().default(0),
   Events: z.array(NomadEventSchema).nullable().default(null),
 });
 export type NomadFrame = z.infer<typeof NomadFrameSchema>;

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Response } from "../../shared/api/http";
+import type { PublicSink } from "../../shared/sinks/sink";
 import { httpApiEvent } from "../support/http-api-event";
 import { newSinksApi, TEST_TOKEN } from "../support/sinks";
 
@@ -1256,16 +1257,6 @@ async function runAll<T, R>(items: readonly T[], limit: number, fn: (item: T) =>
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
-}
-
-interface PublicSink {
-  ID: string;
-  Type: string;
-  Topics: Record<string, string[]>;
-  Address: string;
-  LatestIndex: number;
-  CreateIndex: number;
-  ModifyIndex: number;
 }
 
 // ---------------------------------------------------------------------------------
