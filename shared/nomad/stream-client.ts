@@ -163,12 +163,15 @@ export async function* readEventStream(stream: StreamRequest, options: StreamOpt
         ...(config.token ? { "x-nomad-token": config.token } : {}),
       },
     });
-    if (response.statusCode !== 200) {
-      const body = (await response.body.text()).trim();
-      throw new NomadResponseError(response.statusCode, body);
-    }
     const contentEncoding = response.headers["content-encoding"];
-    const body = decodedBody(response.body, Array.isArray(contentEncoding) ? contentEncoding[0] : contentEncoding, (bytes) => {
+    const encoding = Array.isArray(contentEncoding) ? contentEncoding[0] : contentEncoding;
+    if (response.statusCode !== 200) {
+      // Nomad's gzip middleware compresses error bodies too.
+      const chunks: Buffer[] = [];
+      for await (const chunk of decodedBody(response.body, encoding, () => undefined)) chunks.push(chunk as Buffer);
+      throw new NomadResponseError(response.statusCode, Buffer.concat(chunks).toString("utf8").trim());
+    }
+    const body = decodedBody(response.body, encoding, (bytes) => {
       sawBytes = true;
       options.onBytes?.(bytes);
       arm();
