@@ -1,4 +1,4 @@
-import { createGunzip, createInflate } from "node:zlib";
+import { createGunzip, createInflateRaw } from "node:zlib";
 import { pipeline, Transform, type Readable } from "node:stream";
 import { Agent, request, type Dispatcher } from "undici";
 import type { NomadFrame } from "./event";
@@ -104,7 +104,7 @@ function decodedBody(body: Readable, encoding: string | undefined, onChunk: (byt
       done(null, chunk);
     },
   });
-  const decompress = encoding === "gzip" || encoding === "x-gzip" ? createGunzip() : encoding === "deflate" ? createInflate() : undefined;
+  const decompress = encoding === "gzip" || encoding === "x-gzip" ? createGunzip() : encoding === "deflate" ? createInflateRaw() : undefined; // Nomad's "deflate" is raw DEFLATE (gorilla/handlers)
   // pipeline destroys every stage on a failure, so the last one carries the error to the reader.
   const noop = () => undefined;
   return decompress ? pipeline(body, watch, decompress, noop) : pipeline(body, watch, noop);

@@ -1,0 +1,174 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
+import { startNomadProtocolServer, SUBSCRIPTION_CLOSED_BY_SERVER, type NomadProtocolServer, type NomadProtocolServerOptions } from "../../infra/local/nomad/protocol-server";
+import type { NomadFrame } from "../../shared/nomad/event";
+import { readNomadConfig } from "../../shared/nomad/nomad-config";
+import { NomadResponseError, readEventStream, StreamErrorTail, StreamStalledError, type StreamOptions, type StreamRequest } from "../../shared/nomad/stream-client";
+
+const factory = createEventFactory({ fixturesDir: null });
+const servers: NomadProtocolServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function nomad(options: NomadProtocolServerOptions): Promise<NomadProtocolServer> {
+  const server = await startNomadProtocolServer(options);
+  servers.push(server);
+  return server;
+}
+
+function options(server: NomadProtocolServer, extra: Partial<StreamOptions> & { token?: string } = {}): StreamOptions {
+  const { token, ...rest } = extra;
+  return { config: readNomadConfig({ NOMAD_ADDR: server.url, ...(token ? { NOMAD_TOKEN: token } : {}) }), livenessMs: 2_000, ...rest };
+}
+
+/** Reads `count` frames and leaves the stream open (a `break` in for-await would close it). */
+async function take(stream: AsyncGenerator<NomadFrame>, count: number): Promise<NomadFrame[]> {
+  const frames: NomadFrame[] = [];
+  while (frames.length < count) {
+    const next = await stream.next();
+    if (next.done) break;
+    frames.push(next.value);
+  }
+  return frames;
+}
+
+/** Reads everything until the stream ends or fails; returns what came and how it ended. */
+async function drain(stream: AsyncGenerator<NomadFrame>): Promise<{ frames: NomadFrame[]; error?: unknown }> {
+  const frames: NomadFrame[] = [];
+  try {
+    for await (const frame of stream) frames.push(frame);
+    return { frames };
+  } catch (error) {
+    return { frames, error };
+  }
+}
+
+const all: StreamRequest = { index: 0 };
+
+describe.each(["chunked", "hijacked"] as const)("readEventStream against a %s-era Nomad", (era) => {
+  it("yields every frame exactly as emitted, skips heartbeats, and returns on a clean end", async () => {
+    const server = await nomad({ era, heartbeatMs: 50 });
+    server.publish(factory.jobRegistered({ jobId: "web", namespace: "default" }));
+    server.publish(factory.nodeRegistration({ nodeId: "n1" }));
+    const stream = readEventStream(all, options(server));
+    const first = await take(stream, 3);
+    server.publish(factory.allocationUpdated({ allocId: "a1", jobId: "web", namespace: "default" }));
+    setTimeout(() => server.endStreams(), 200);
+    const rest = await drain(stream);
+    expect(rest.error).toBeUndefined();
+    const got = [...first, ...rest.frames];
+    expect(got).toEqual(server.emitted().map((f) => ({ Index: f.Index, Events: f.Events })));
+    // A JobRegistered index arrives as two frames sharing one Index.
+    expect(got[0]!.Index).toBe(got[1]!.Index);
+    expect(got.map((f) => f.Events?.[0]?.Topic)).toEqual(["Job", "Evaluation", "Node", "Allocation"]);
+  });
+
+  it("sends the Go client's query and the token", async () => {
+    const server = await nomad({ era, token: "secret-token" });
+    server.publish(factory.nodeRegistration({ nodeId: "n1" }));
+    const stream = readEventStream({ index: 5, topics: { Job: ["web"], Node: ["*"] }, namespace: "*" }, options(server, { token: "secret-token" }));
+    await take(stream, 1);
+    await stream.return();
+    const [request] = server.requests();
+    expect(request!.query).toMatchObject({ index: ["5"], namespace: ["*"], topic: ["Job:web", "Node:*"] });
+    expect(request!.headers["x-nomad-token"]).toBe("secret-token");
+    expect(request!.headers["accept-encoding"]).toBe("gzip");
+  });
+
+  it("reads a 10 MB PlanResult frame on one line", async () => {
+    const server = await nomad({ era });
+    server.publish(factory.planResult({ jobId: "big", namespace: "default", allocations: 13_000 }));
+    const [frame] = await take(readEventStream(all, options(server, { livenessMs: 20_000 })), 1);
+    expect(JSON.stringify(frame).length).toBeGreaterThan(10 * 1024 * 1024);
+    expect(frame!.Events).toHaveLength(server.emitted()[0]!.Events.length);
+  }, 60_000);
+
+  it("aborts with StreamStalledError when even heartbeats stop", async () => {
+    const server = await nomad({ era, heartbeatMs: 50 });
+    const stream = readEventStream(all, options(server, { livenessMs: 400 }));
+    setTimeout(() => server.stopHeartbeats(), 300);
+    const { error } = await drain(stream);
+    expect(error).toBeInstanceOf(StreamStalledError);
+    expect((error as StreamStalledError).sawBytes).toBe(true);
+    expect((error as Error).message).toContain("no bytes from Nomad's event stream for 400 ms");
+  });
+
+  it("stays connected while only heartbeats arrive", async () => {
+    const server = await nomad({ era, heartbeatMs: 50 });
+    const stream = readEventStream(all, options(server, { livenessMs: 300 }));
+    setTimeout(() => {
+      server.publish(factory.nodeRegistration({ nodeId: "late" }));
+      setTimeout(() => server.endStreams(), 100);
+    }, 1_000);
+    const { frames, error } = await drain(stream);
+    expect(error).toBeUndefined();
+    expect(frames.map((f) => f.Events?.[0]?.Key)).toEqual(["late"]);
+  });
+
+  it("stops when the caller aborts", async () => {
+    const server = await nomad({ era, heartbeatMs: 50 });
+    const abort = new AbortController();
+    const stream = readEventStream(all, options(server, { signal: abort.signal }));
+    setTimeout(() => abort.abort(new Error("shutting down")), 200);
+    const { error } = await drain(stream);
+    expect(error).toBeDefined();
+    expect(server.activeStreams()).toBeLessThanOrEqual(1);
+  });
+});
+
+describe("readEventStream: errors as each Nomad era reports them", () => {
+  it("a 403 before streaming (Nomad <= 1.11.1) is NomadResponseError, as the Go client words it", async () => {
+    const server = await nomad({ era: "chunked", token: "right" });
+    const { error } = await drain(readEventStream(all, options(server, { token: "wrong" })));
+    expect(error).toBeInstanceOf(NomadResponseError);
+    expect((error as NomadResponseError).status).toBe(403);
+    expect((error as Error).message).toBe("Unexpected response code: 403 (Permission denied)");
+  });
+
+  it("a 400 carries Nomad's text", async () => {
+    const server = await nomad({ era: "chunked" });
+    const { error } = await drain(readEventStream({ index: 0, topics: { "Job:x": ["y"] } }, options(server)));
+    expect(error).toBeInstanceOf(NomadResponseError);
+    expect((error as Error).message).toMatch(/^Unexpected response code: 400 \(Invalid topic query: error parsing topics: Invalid key value pair for topic, topic: Job:x:y\)$/);
+  });
+
+  it("the silent 403 of Nomad >= 1.11.2 (a 200 and then nothing) is caught by the liveness window", async () => {
+    const server = await nomad({ era: "hijacked", token: "right", heartbeatMs: 50 });
+    const { error } = await drain(readEventStream(all, options(server, { token: "wrong", livenessMs: 400 })));
+    expect(error).toBeInstanceOf(StreamStalledError);
+    expect((error as StreamStalledError).sawBytes).toBe(false);
+    expect((error as Error).message).toContain("how a rejected token (403) looks");
+  });
+
+  it("a mid-stream error written as raw text (Nomad <= 1.11.1) is StreamErrorTail with that text, after every frame before it", async () => {
+    const server = await nomad({ era: "chunked", heartbeatMs: 50 });
+    server.publish(factory.nodeRegistration({ nodeId: "n1" }));
+    const stream = readEventStream(all, options(server));
+    const first = await take(stream, 1);
+    server.failMidstream();
+    const { frames, error } = await drain(stream);
+    expect(first).toHaveLength(1);
+    expect(frames).toEqual([]);
+    expect(error).toBeInstanceOf(StreamErrorTail);
+    expect((error as StreamErrorTail).text).toBe(SUBSCRIPTION_CLOSED_BY_SERVER);
+  });
+
+  it("a dropped connection mid-chunked-stream is an error, not a clean end", async () => {
+    const server = await nomad({ era: "chunked", heartbeatMs: 50 });
+    server.publish(factory.nodeRegistration({ nodeId: "n1" }));
+    const stream = readEventStream(all, options(server));
+    await take(stream, 1);
+    server.dropConnections();
+    const { error } = await drain(stream);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(StreamStalledError);
+  });
+
+  it("decodes a gzip stream (the chunked era compresses when asked)", async () => {
+    const server = await nomad({ era: "chunked", heartbeatMs: 50 });
+    server.publish(factory.jobRegistered({ jobId: "gz", namespace: "default" }));
+    const frames = await take(readEventStream(all, options(server)), 2);
+    expect(frames.map((f) => f.Events?.[0]?.Topic)).toEqual(["Job", "Evaluation"]);
+  });
+});
