@@ -1,0 +1,65 @@
+import { z } from "zod";
+import { NomadEventSchema, type NomadEvent } from "../nomad/event";
+
+/**
+ * The contract of events on the bus, for anyone writing an EventBridge rule:
+ * - `source`: `nomad`
+ * - `detail-type`: the Nomad topic (`Job`, `Allocation`, ...); gap markers have the topic
+ *   `EventSinks` (and the Type `StreamGap`)
+ * - `detail`: NomadBusDetail below.
+ */
+export const BUS_SOURCE = "nomad";
+export const GAP_TOPIC = "EventSinks";
+export const GAP_TYPE = "StreamGap";
+
+/** Where a payload too large for the bus was stored (claim check). */
+export const PayloadRefSchema = z.object({
+  bucket: z.string(),
+  key: z.string(),
+  sha256: z.string(),
+  bytes: z.number().int().nonnegative(),
+});
+export type PayloadRef = z.infer<typeof PayloadRefSchema>;
+
+export const NomadBusDetailSchema = z.object({
+  /** Deterministic: the same event re-sent by Nomad has the same ID. */
+  id: z.string(),
+  /** The cluster label the streamer was configured with. */
+  cluster: z.string(),
+  /** Index of the frame the event came in (equal to `event.Index` for Nomad's events). */
+  frameIndex: z.number().int().nonnegative(),
+  /** The event as Nomad sent it; `Payload` is null when it was stored by reference. */
+  event: NomadEventSchema,
+  /** Set when the payload was too large for the bus and was stored in S3 instead. */
+  payloadRef: PayloadRefSchema.optional(),
+});
+export type NomadBusDetail = z.infer<typeof NomadBusDetailSchema>;
+
+export interface BusEntry {
+  readonly Source: string;
+  readonly DetailType: string;
+  readonly Detail: string;
+  readonly EventBusName: string;
+}
+
+export function busEntry(busName: string, detail: NomadBusDetail): BusEntry {
+  return { Source: BUS_SOURCE, DetailType: detail.event.Topic, Detail: JSON.stringify(detail), EventBusName: busName };
+}
+
+/**
+ * A marker for indexes that may have been lost: after a resume, Nomad no longer held the
+ * checkpoint's index, so events between `fromIndex` (exclusive) and `toIndex`
+ * (exclusive) may have left its buffer unseen.
+ */
+export function gapMarker(cluster: string, fromIndex: number, toIndex: number, reason: string): NomadBusDetail {
+  const event: NomadEvent = {
+    Topic: GAP_TOPIC,
+    Type: GAP_TYPE,
+    Key: `${fromIndex}-${toIndex}`,
+    Namespace: "",
+    FilterKeys: null,
+    Index: toIndex,
+    Payload: { FromIndex: fromIndex, ToIndex: toIndex, Reason: reason },
+  };
+  return { id: `gap-${cluster}-${fromIndex}-${toIndex}`, cluster, frameIndex: toIndex, event };
+}
