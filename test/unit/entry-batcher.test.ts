@@ -14,17 +14,6 @@ function recordingSend() {
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
-describe("putEventsEntrySize (AWS's rule)", () => {
-  it.each([
-    [{ Source: "nomad", DetailType: "Job", Detail: "{}" }, 5 + 3 + 2],
-    [{ Source: "nomad", DetailType: "Job", Detail: '{"k":"é"}', Time: new Date() }, 14 + 5 + 3 + 10],
-    [{ Source: "s", DetailType: "d", Resources: ["arn:1", "ü"] }, 1 + 1 + 5 + 2],
-    [{ Source: "日本", DetailType: "" }, 6],
-  ])("%j is %i bytes", (e, size) => {
-    expect(putEventsEntrySize(e)).toBe(size);
-  });
-});
-
 describe("EntryBatcher", () => {
   it("packs at most 10 entries per call and reports a frame once all its entries are accepted", async () => {
     const { calls, send } = recordingSend();

@@ -1,0 +1,56 @@
+import { LOCAL_REGION } from "../local-aws";
+
+/** The account every local stand-in answers for. */
+export const LOCAL_ACCOUNT_ID = "000000000000";
+
+/** One event the local bus accepted (answered with an EventId). */
+export interface AcceptedEvent {
+  /** The EventId answered for it (a UUID), also the event's `id`. */
+  readonly id: string;
+  /** The bus's name (an ARN in the request is reduced to its name). */
+  readonly bus: string;
+  readonly source: string;
+  readonly detailType: string;
+  /** Exactly as sent. */
+  readonly detail: string;
+  readonly resources: readonly string[];
+  /** The event's `time`: the entry's Time, else receipt, as `2026-01-02T03:04:05Z`. */
+  readonly time: string;
+  /** When the call's body arrived, ISO 8601 with milliseconds. */
+  readonly receivedAt: string;
+  readonly traceHeader?: string;
+  /** The PutEvents call that carried it (1-based, as in `calls()`), and its place there. */
+  readonly callNumber: number;
+  readonly indexInCall: number;
+}
+
+/** What a rule target (an SQS queue, an archive) receives for an event. */
+export interface EventBridgeEnvelope {
+  readonly version: "0";
+  readonly id: string;
+  readonly "detail-type": string;
+  readonly source: string;
+  readonly account: string;
+  readonly time: string;
+  readonly region: string;
+  readonly resources: readonly string[];
+  readonly detail: Record<string, unknown>;
+}
+
+/**
+ * The event as EventBridge hands it to targets, keys in AWS's order. Detail goes through
+ * JSON.parse, so integers beyond 2^53 lose precision here; AWS keeps them.
+ */
+export function toEventEnvelope(event: AcceptedEvent, where: { account?: string; region?: string } = {}): EventBridgeEnvelope {
+  return {
+    version: "0",
+    id: event.id,
+    "detail-type": event.detailType,
+    source: event.source,
+    account: where.account ?? LOCAL_ACCOUNT_ID,
+    time: event.time,
+    region: where.region ?? LOCAL_REGION,
+    resources: event.resources,
+    detail: JSON.parse(event.detail) as Record<string, unknown>,
+  };
+}
