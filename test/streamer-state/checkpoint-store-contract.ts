@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import type { Checkpoint, CheckpointStore } from "../../shared/streamer/checkpoint-store";
+
+/**
+ * The behaviour every CheckpointStore must have, for a writer that holds the lease. Run
+ * once per implementation; `make` returns a new, empty store each call.
+ */
+export function describeCheckpointStoreContract(name: string, make: () => Promise<CheckpointStore>): void {
+  describe(`${name} (CheckpointStore contract)`, () => {
+    it("loads an empty store as undefined", async () => {
+      const store = await make();
+      expect(await store.load()).toBeUndefined();
+    });
+
+    it.each<{ name: string; saved: Checkpoint; loaded: Checkpoint }>([
+      { name: "without namespaces", saved: { index: 42, updatedAt: 1_700_000_000_123 }, loaded: { index: 42, updatedAt: 1_700_000_000_123 } },
+      { name: "with namespaces", saved: { index: 7, updatedAt: 5, namespaces: ["default", "prod"] }, loaded: { index: 7, updatedAt: 5, namespaces: ["default", "prod"] } },
+      { name: "with no namespaces", saved: { index: 7, updatedAt: 5, namespaces: [] }, loaded: { index: 7, updatedAt: 5, namespaces: [] } },
+      { name: "with namespaces unsorted and repeated", saved: { index: 1, updatedAt: 2, namespaces: ["b", "a", "b", "*"] }, loaded: { index: 1, updatedAt: 2, namespaces: ["*", "a", "b"] } },
+      { name: "at index 0", saved: { index: 0, updatedAt: 9 }, loaded: { index: 0, updatedAt: 9 } },
+      { name: "at the largest safe index", saved: { index: Number.MAX_SAFE_INTEGER, updatedAt: 9 }, loaded: { index: Number.MAX_SAFE_INTEGER, updatedAt: 9 } },
+    ])("round-trips a checkpoint $name", async ({ saved, loaded }) => {
+      const store = await make();
+      await store.save(saved);
+      expect(await store.load()).toEqual(loaded);
+    });
+
+    // Each save's updatedAt is its position, so the result shows which save is stored.
+    it.each<{ name: string; indexes: number[]; stored: Checkpoint }>([
+      { name: "a lower index is ignored", indexes: [10, 5], stored: { index: 10, updatedAt: 1 } },
+      { name: "an equal index is written again", indexes: [10, 10], stored: { index: 10, updatedAt: 2 } },
+      { name: "a higher index moves it forward", indexes: [5, 10], stored: { index: 10, updatedAt: 2 } },
+      { name: "only the highest of many counts", indexes: [3, 9, 4, 9, 1, 8], stored: { index: 9, updatedAt: 4 } },
+    ])("moves forward only: $name", async ({ indexes, stored }) => {
+      const store = await make();
+      for (const [position, index] of indexes.entries()) await store.save({ index, updatedAt: position + 1 });
+      expect(await store.load()).toEqual(stored);
+    });
+
+    it("a later save replaces the namespaces, and dropping them removes them", async () => {
+      const store = await make();
+      await store.save({ index: 1, updatedAt: 1, namespaces: ["a", "b"] });
+      await store.save({ index: 2, updatedAt: 2, namespaces: ["c"] });
+      expect(await store.load()).toEqual({ index: 2, updatedAt: 2, namespaces: ["c"] });
+      await store.save({ index: 3, updatedAt: 3 });
+      expect(await store.load()).toEqual({ index: 3, updatedAt: 3 });
+    });
+
+    it.each([-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, Number.MAX_SAFE_INTEGER + 1])("rejects index %s and stores nothing", async (index) => {
+      const store = await make();
+      await expect(store.save({ index, updatedAt: 1 })).rejects.toBeInstanceOf(RangeError);
+      expect(await store.load()).toBeUndefined();
+    });
+  });
+}
