@@ -1,0 +1,258 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { request, type Dispatcher } from "undici";
+import type { NomadFrame } from "../nomad/event";
+import type { NomadConfig } from "../nomad/nomad-config";
+import { nomadDispatcher, NomadResponseError, readEventStream } from "../nomad/stream-client";
+import type { TopicFilter } from "../nomad/topic-filter";
+import { fullJitter, sleep } from "../retry/backoff";
+import type { CheckpointStore } from "./checkpoint-store";
+import { EntryBatcher } from "./entry-batcher";
+import { busEntry, gapMarker, type BusEntry, type NomadBusDetail } from "./event-contract";
+import { EventIdAssigner } from "./event-id";
+import { ProgressTracker } from "./progress-tracker";
+
+export interface StreamerOptions {
+  readonly nomad: NomadConfig;
+  readonly cluster: string;
+  readonly busName: string;
+  /** @default every topic */
+  readonly topics?: TopicFilter;
+  readonly checkpoints: CheckpointStore;
+  /** Publishes one PutEvents call's entries, retrying until all are accepted. */
+  readonly publish: (entries: BusEntry[]) => Promise<void>;
+  /** Replaces a payload too large for the bus with a reference (claim check). */
+  readonly offload?: (detail: NomadBusDetail) => Promise<NomadBusDetail>;
+  readonly logger: Logger;
+  readonly dispatcher?: Dispatcher;
+  /** @default 45_000 */
+  readonly livenessMs?: number;
+  /** Summed entry bytes per PutEvents call. @default 262,144 */
+  readonly maxEntryBytes?: number;
+  /** PutEvents calls in flight. @default 4 */
+  readonly maxInFlight?: number;
+  /** How often the checkpoint is written while streaming. @default 1_000 */
+  readonly checkpointEveryMs?: number;
+  /** Reconnect backoff: full jitter from `baseMs` up to `capMs`; after a 403, from `forbiddenBaseMs`. */
+  readonly reconnect?: { readonly baseMs?: number; readonly capMs?: number; readonly forbiddenBaseMs?: number; readonly healthyAfterMs?: number };
+  /** How often `GET /v1/namespaces` is polled when subscribed to `*`. @default 60_000; 0 disables */
+  readonly namespacePollMs?: number;
+  readonly now?: () => number;
+}
+
+export interface StreamerStatus {
+  connected: boolean;
+  checkpoint: number;
+  highestIndex: number;
+  lastFrameAt: number | undefined;
+  eventsIn: number;
+  eventsOut: number;
+  bytesIn: number;
+  reconnects: number;
+  gaps: number;
+  lastError: string | undefined;
+}
+
+/** Why a session ended on purpose (not a failure): reconnect at once. */
+class Resubscribe extends Error {
+  override readonly name = "Resubscribe";
+}
+
+/**
+ * Reads Nomad's event stream and publishes every event to the bus, losing nothing:
+ * it resumes from the checkpoint (the highest index whose frames are all on the bus),
+ * reconnects with backoff, and marks possible gaps. Run it only while holding the lease.
+ */
+export class Streamer {
+  readonly status: StreamerStatus = { connected: false, checkpoint: 0, highestIndex: 0, lastFrameAt: undefined, eventsIn: 0, eventsOut: 0, bytesIn: 0, reconnects: 0, gaps: 0, lastError: undefined };
+  private readonly now: () => number;
+  private readonly dispatcher: Dispatcher;
+  /** IDs already on the bus for indexes above the checkpoint, so an in-process resubscribe does not send them twice. */
+  private readonly publishedAbove = new Map<number, Set<string>>();
+
+  constructor(private readonly options: StreamerOptions) {
+    this.now = options.now ?? Date.now;
+    this.dispatcher = options.dispatcher ?? nomadDispatcher(options.nomad);
+  }
+
+  /** Streams until `signal` aborts; then flushes what it read and writes the checkpoint. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { reconnect = {}, logger } = this.options;
+    let attempt = 0;
+    while (!signal.aborted) {
+      const started = this.now();
+      let waitMs = 0;
+      try {
+        await this.session(signal);
+        logger.info("Nomad ended the event stream; resubscribing", { checkpoint: this.status.checkpoint });
+        attempt = 0;
+      } catch (error) {
+        if (signal.aborted) break;
+        if (this.now() - started > (reconnect.healthyAfterMs ?? 60_000)) attempt = 0;
+        if (error instanceof Resubscribe) {
+          logger.info(error.message, { checkpoint: this.status.checkpoint });
+        } else {
+          const forbidden = error instanceof NomadResponseError && error.status === 403;
+          waitMs = fullJitter(attempt++, forbidden ? (reconnect.forbiddenBaseMs ?? 5_000) : (reconnect.baseMs ?? 500), forbidden ? 300_000 : (reconnect.capMs ?? 30_000));
+          this.status.lastError = (error as Error).message;
+          logger[forbidden ? "error" : "warn"](forbidden ? "Nomad refused the token (403): check NOMAD_TOKEN; retrying slowly" : "event stream failed; reconnecting", {
+            error: (error as Error).message,
+            errorName: (error as Error).name,
+            waitMs,
+            checkpoint: this.status.checkpoint,
+          });
+        }
+      }
+      this.status.reconnects++;
+      if (waitMs > 0) await sleep(waitMs, signal).catch(() => undefined);
+    }
+  }
+
+  private async session(outer: AbortSignal): Promise<void> {
+    const { options } = this;
+    const stop = new AbortController();
+    const onOuter = () => stop.abort(outer.reason);
+    outer.addEventListener("abort", onOuter, { once: true });
+    const saved = await options.checkpoints.load();
+    const start = saved?.index ?? 0;
+    const tracker = new ProgressTracker(start);
+    const ids = new EventIdAssigner(options.cluster);
+    const batcher = new EntryBatcher({ send: options.publish, maxBytes: options.maxEntryBytes, maxInFlight: options.maxInFlight });
+    const checkpointer = this.checkpointer(tracker);
+    const namespaces = await this.watchNamespaces(stop);
+    this.status.checkpoint = start;
+    let first = true;
+    let ended = false;
+    try {
+      // index=start is inclusive: if Nomad still holds `start`, nothing after it was lost.
+      const stream = readEventStream(
+        { index: start, ...(options.topics ? { topics: options.topics } : {}) },
+        {
+          config: options.nomad,
+          signal: stop.signal,
+          dispatcher: this.dispatcher,
+          ...(options.livenessMs ? { livenessMs: options.livenessMs } : {}),
+          onBytes: (bytes) => {
+            this.status.bytesIn += bytes;
+            this.status.connected = true;
+          },
+        },
+      );
+      for await (const frame of stream) {
+        this.status.lastFrameAt = this.now();
+        if (first) {
+          first = false;
+          if (start > 0 && frame.Index > start) await this.markGap(batcher, start, frame.Index);
+        }
+        if (frame.Index <= start) continue;
+        await this.publishFrame(frame, ids, tracker, batcher);
+      }
+      ended = true;
+    } catch (error) {
+      if (stop.signal.reason instanceof Resubscribe) throw stop.signal.reason;
+      throw error;
+    } finally {
+      this.status.connected = false;
+      outer.removeEventListener("abort", onOuter);
+      namespaces.stop();
+      // Everything read is published and checkpointed before the next subscription.
+      try {
+        await batcher.flush();
+        if (ended) tracker.endOfStream();
+      } finally {
+        await checkpointer.finish();
+      }
+    }
+  }
+
+  private async publishFrame(frame: NomadFrame, ids: EventIdAssigner, tracker: ProgressTracker, batcher: EntryBatcher): Promise<void> {
+    const events = frame.Events ?? [];
+    const eventIds = ids.assign(frame.Index, events);
+    const already = this.publishedAbove.get(frame.Index);
+    const entries: BusEntry[] = [];
+    const fresh: string[] = [];
+    for (const [i, event] of events.entries()) {
+      const id = eventIds[i]!;
+      if (already?.has(id)) continue;
+      let detail: NomadBusDetail = { id, cluster: this.options.cluster, frameIndex: frame.Index, event };
+      const entry = busEntry(this.options.busName, detail);
+      if (Buffer.byteLength(entry.Detail) + 64 > (this.options.maxEntryBytes ?? 262_144)) {
+        if (!this.options.offload) throw new Error(`event ${id} (${event.Topic} ${event.Key}) is over the PutEvents limit and no payload store is configured`);
+        detail = await this.options.offload(detail);
+        entries.push(busEntry(this.options.busName, detail));
+      } else entries.push(entry);
+      fresh.push(id);
+    }
+    this.status.eventsIn += events.length;
+    const seq = tracker.add(frame.Index);
+    this.status.highestIndex = Math.max(this.status.highestIndex, frame.Index);
+    await batcher.add(entries, () => {
+      this.status.eventsOut += entries.length;
+      let set = this.publishedAbove.get(frame.Index);
+      if (!set) this.publishedAbove.set(frame.Index, (set = new Set()));
+      for (const id of fresh) set.add(id);
+      const checkpoint = tracker.ack(seq);
+      for (const index of this.publishedAbove.keys()) if (index <= checkpoint) this.publishedAbove.delete(index);
+    });
+  }
+
+  private async markGap(batcher: EntryBatcher, from: number, to: number): Promise<void> {
+    this.status.gaps++;
+    this.options.logger.warn("possible gap: Nomad no longer holds the checkpoint's index; events in between may be lost", { fromIndex: from, toIndex: to, cluster: this.options.cluster });
+    await batcher.add([busEntry(this.options.busName, gapMarker(this.options.cluster, from, to, "checkpoint index no longer in Nomad's event buffer"))], () => {
+      this.status.eventsOut++;
+    });
+  }
+
+  /** Writes the checkpoint at most every `checkpointEveryMs`, one write at a time, and once more at the end. */
+  private checkpointer(tracker: ProgressTracker) {
+    let written = tracker.checkpoint;
+    let writing: Promise<void> = Promise.resolve();
+    const write = () => {
+      writing = writing.then(async () => {
+        const index = tracker.checkpoint;
+        this.status.checkpoint = index;
+        if (index <= written) return;
+        await this.options.checkpoints.save({ index, updatedAt: this.now() });
+        written = index;
+      });
+      return writing;
+    };
+    const timer = setInterval(() => void write().catch((error: unknown) => this.options.logger.warn("checkpoint write failed; will retry", { error: (error as Error).message })), this.options.checkpointEveryMs ?? 1_000);
+    return {
+      finish: async () => {
+        clearInterval(timer);
+        await writing.catch(() => undefined);
+        await write();
+      },
+    };
+  }
+
+  /** Polls the namespace list while subscribed to `*`; a change resubscribes so new namespaces are covered. */
+  private async watchNamespaces(stop: AbortController): Promise<{ stop(): void }> {
+    const every = this.options.namespacePollMs ?? 60_000;
+    if (this.options.nomad.namespace !== "*" || every <= 0) return { stop: () => undefined };
+    const initial = await this.namespaces().catch(() => undefined);
+    const timer = setInterval(() => {
+      void this.namespaces()
+        .then((current) => {
+          if (initial !== undefined && current !== initial) stop.abort(new Resubscribe(`Nomad's namespaces changed (${initial} → ${current}); resubscribing to cover them`));
+        })
+        .catch((error: unknown) => this.options.logger.warn("could not list Nomad namespaces", { error: (error as Error).message }));
+    }, every);
+    return { stop: () => clearInterval(timer) };
+  }
+
+  private async namespaces(): Promise<string> {
+    const { nomad } = this.options;
+    const response = await request(`${nomad.address}/v1/namespaces${nomad.region ? `?region=${encodeURIComponent(nomad.region)}` : ""}`, {
+      dispatcher: this.dispatcher,
+      headers: nomad.token ? { "x-nomad-token": nomad.token } : {},
+    });
+    if (response.statusCode !== 200) throw new NomadResponseError(response.statusCode, (await response.body.text()).trim());
+    const list = (await response.body.json()) as Array<{ Name?: string }>;
+    return list
+      .map((n) => n.Name ?? "")
+      .sort()
+      .join(",");
+  }
+}

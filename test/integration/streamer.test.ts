@@ -1,0 +1,172 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { startLocalEventBridge, type LocalEventBridge } from "../../infra/local/eventbridge/local-eventbridge";
+import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
+import { startNomadProtocolServer, type NomadProtocolServer, type NomadProtocolServerOptions } from "../../infra/local/nomad/protocol-server";
+import { readNomadConfig } from "../../shared/nomad/nomad-config";
+import { createLogger } from "../../shared/observability/logger";
+import { DynamoCheckpointStore } from "../../shared/streamer/checkpoint-store";
+import { EventIdAssigner } from "../../shared/streamer/event-id";
+import { EventBridgePublisher } from "../../shared/streamer/eventbridge-publisher";
+import { DynamoLease } from "../../shared/streamer/lease";
+import { Streamer } from "../../shared/streamer/streamer";
+import { uniqueName } from "../support/names";
+import { newStreamerTable } from "../streamer-state/streamer-fixtures";
+
+const factory = createEventFactory({ fixturesDir: null });
+const logger = createLogger("streamer-test");
+logger.setLogLevel("SILENT");
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** One world: a Nomad (protocol server), a bus (local PutEvents), a streamer table, a held lease. */
+async function world(serverOptions: Partial<NomadProtocolServerOptions> = {}) {
+  const nomad = await startNomadProtocolServer({ era: "chunked", heartbeatMs: 50, ...serverOptions });
+  const bus = await startLocalEventBridge({ busNames: ["nomad"] });
+  const table = await newStreamerTable();
+  const cluster = uniqueName("c");
+  const lease = new DynamoLease({ tableName: table.tableName, client: table.client, cluster, holder: "test", durationMs: 60_000 });
+  expect(await lease.tryAcquire()).toBe(true);
+  const checkpoints = new DynamoCheckpointStore({ tableName: table.tableName, client: table.client, cluster, lease });
+  cleanups.push(async () => {
+    await nomad.close();
+    await bus.close();
+  });
+  const streamer = (extra: { namespace?: string; namespacePollMs?: number } = {}) => {
+    const publisher = new EventBridgePublisher({ clientConfig: { endpoint: bus.endpoint, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "y" }, maxAttempts: 1 }, retryBaseMs: 5, retryCapMs: 50 });
+    const s = new Streamer({
+      nomad: readNomadConfig({ NOMAD_ADDR: nomad.url, NOMAD_NAMESPACE: extra.namespace ?? "*" }),
+      cluster,
+      busName: "nomad",
+      checkpoints,
+      publish: (entries) => publisher.send(entries),
+      logger,
+      livenessMs: 1_000,
+      checkpointEveryMs: 50,
+      reconnect: { baseMs: 20, capMs: 100 },
+      namespacePollMs: extra.namespacePollMs ?? 0,
+    });
+    const abort = new AbortController();
+    const running = s.run(abort.signal);
+    const stop = async () => {
+      abort.abort(new Error("test over"));
+      await running;
+    };
+    cleanups.push(stop);
+    return { s, stop };
+  };
+  /** The IDs every emitted event must have on the bus. */
+  const expectedIds = () => {
+    const ids = new EventIdAssigner(cluster);
+    return nomad.emitted().flatMap((f) => ids.assign(f.Index, f.Events));
+  };
+  const busIds = () => bus.accepted().map((e) => JSON.parse(e.detail).id as string);
+  return { nomad, bus, checkpoints, streamer, expectedIds, busIds, cluster };
+}
+
+describe("Streamer", () => {
+  it("publishes every event with its contract and moves the checkpoint", async () => {
+    const w = await world();
+    w.nomad.publish(factory.jobRegistered({ jobId: "web", namespace: "default" }));
+    w.nomad.publish(factory.nodeRegistration({ nodeId: "n1" }));
+    w.nomad.publish(factory.planResult({ jobId: "web", namespace: "default", allocations: 3 }));
+    const { s, stop } = w.streamer();
+    await until(() => w.busIds().length === w.expectedIds().length);
+    w.nomad.publish(factory.allocationUpdated({ allocId: "a9", jobId: "web", namespace: "default" }));
+    await until(() => w.busIds().length === w.expectedIds().length);
+    await stop();
+    expect(w.busIds()).toEqual(w.expectedIds());
+    const first = w.bus.accepted()[0]!;
+    expect(first).toMatchObject({ source: "nomad", detailType: "Job", bus: "nomad" });
+    const detail = JSON.parse(first.detail);
+    expect(detail).toMatchObject({ cluster: w.cluster, frameIndex: w.nomad.emitted()[0]!.Index, event: { Topic: "Job", Key: "web", Namespace: "default" } });
+    // The newest index cannot be known complete while the stream is open.
+    const emittedIndexes = [...new Set(w.nomad.emitted().map((f) => f.Index))];
+    expect((await w.checkpoints.load())?.index).toBe(emittedIndexes[emittedIndexes.length - 2]);
+    expect(s.status.eventsOut).toBe(w.expectedIds().length);
+  });
+
+  it("loses nothing and sends nothing twice across dropped connections and a restart", async () => {
+    const w = await world();
+    const first = w.streamer();
+    for (let i = 0; i < 5; i++) w.nomad.publish(factory.jobRegistered({ jobId: `j${i}`, namespace: "default" }));
+    await until(() => w.busIds().length === w.expectedIds().length);
+    w.nomad.dropConnections();
+    for (let i = 5; i < 10; i++) w.nomad.publish(factory.jobRegistered({ jobId: `j${i}`, namespace: "default" }));
+    await until(() => new Set(w.busIds()).size === w.expectedIds().length);
+    await first.stop();
+    for (let i = 10; i < 15; i++) w.nomad.publish(factory.jobRegistered({ jobId: `j${i}`, namespace: "default" }));
+    const second = w.streamer();
+    await until(() => new Set(w.busIds()).size === w.expectedIds().length);
+    await second.stop();
+    expect(new Set(w.busIds())).toEqual(new Set(w.expectedIds()));
+    // Re-sends, if any, carry the same IDs; within one process none happen at all.
+    const counts = new Map<string, number>();
+    for (const id of w.busIds()) counts.set(id, (counts.get(id) ?? 0) + 1);
+    const twice = [...counts.values()].filter((n) => n > 1).length;
+    expect(twice).toBeLessThanOrEqual(2); // at most the one incomplete index (Job + Evaluation) at the restart
+  });
+
+  it("publishes a gap marker when Nomad no longer holds the checkpoint's index", async () => {
+    const w = await world({ bufferSize: 4 });
+    const first = w.streamer();
+    w.nomad.publish(factory.nodeRegistration({ nodeId: "a" }));
+    w.nomad.publish(factory.nodeRegistration({ nodeId: "b" }));
+    await until(() => w.busIds().length === 2);
+    await first.stop();
+    const checkpoint = (await w.checkpoints.load())!.index;
+    for (let i = 0; i < 10; i++) w.nomad.publish(factory.nodeRegistration({ nodeId: `n${i}` }));
+    const second = w.streamer();
+    await until(() => w.bus.accepted().some((e) => e.detailType === "EventSinks"));
+    await second.stop();
+    const gap = JSON.parse(w.bus.accepted().find((e) => e.detailType === "EventSinks")!.detail);
+    expect(gap.event).toMatchObject({ Topic: "EventSinks", Type: "StreamGap", Payload: { FromIndex: checkpoint } });
+    expect(gap.event.Payload.ToIndex).toBeGreaterThan(checkpoint + 1);
+  });
+
+  it("does not mark a gap when Nomad still holds the checkpoint's index", async () => {
+    const w = await world();
+    const first = w.streamer();
+    for (let i = 0; i < 3; i++) w.nomad.publish(factory.nodeRegistration({ nodeId: `a${i}` }));
+    await until(() => w.busIds().length === 3);
+    await first.stop();
+    w.nomad.publish(factory.nodeRegistration({ nodeId: "later" }));
+    const second = w.streamer();
+    await until(() => new Set(w.busIds()).size === 4);
+    await second.stop();
+    expect(w.bus.accepted().some((e) => e.detailType === "EventSinks")).toBe(false);
+  });
+
+  it("rides out an EventBridge outage and publishes everything afterwards", async () => {
+    const w = await world();
+    w.bus.failCalls({ count: 6 });
+    for (let i = 0; i < 3; i++) w.nomad.publish(factory.nodeRegistration({ nodeId: `o${i}` }));
+    const { stop } = w.streamer();
+    await until(() => new Set(w.busIds()).size === 3);
+    await stop();
+    expect(new Set(w.busIds())).toEqual(new Set(w.expectedIds()));
+  });
+
+  it("resubscribes when a namespace is created, so its events are covered", async () => {
+    const w = await world({ namespaces: ["default"] });
+    const { s, stop } = w.streamer({ namespacePollMs: 50 });
+    w.nomad.publish(factory.jobRegistered({ jobId: "a", namespace: "default" }));
+    await until(() => w.busIds().length === 2);
+    const reconnects = s.status.reconnects;
+    w.nomad.addNamespace("team-b");
+    await until(() => s.status.reconnects > reconnects);
+    w.nomad.publish(factory.jobRegistered({ jobId: "b", namespace: "team-b" }));
+    await until(() => w.bus.accepted().some((e) => JSON.parse(e.detail).event.Namespace === "team-b"));
+    await stop();
+    expect(new Set(w.busIds())).toEqual(new Set(w.expectedIds()));
+  });
+});
