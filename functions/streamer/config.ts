@@ -1,0 +1,59 @@
+import { ConfigError, intEnv, optionalEnv, requireEnv, type Env } from "../../shared/config/env";
+import { readNomadConfig, type NomadConfig } from "../../shared/nomad/nomad-config";
+import { canonicalTopic } from "../../shared/nomad/topics";
+import type { TopicFilter } from "../../shared/nomad/topic-filter";
+
+export interface StreamerConfig {
+  readonly nomad: NomadConfig;
+  readonly cluster: string;
+  readonly busName: string;
+  readonly tableName: string;
+  readonly topics?: TopicFilter;
+  readonly namespacePollMs: number;
+  readonly maxEntryBytes: number;
+  readonly maxInFlight: number;
+  readonly leaseDurationMs: number;
+  readonly livenessMs: number;
+  readonly healthPort: number;
+  readonly shutdownMs: number;
+}
+
+/** `Job:web,Node,Evaluation:` → {"Job":["web"],"Node":["*"],"Evaluation":[""]}, as Nomad parses `topic=`. */
+export function parseTopics(raw: string): TopicFilter {
+  const topics: Record<string, string[]> = {};
+  for (const part of raw.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const pieces = part.split(":");
+    if (pieces.length > 2) throw new ConfigError(`Environment variable STREAMER_TOPICS has ${JSON.stringify(part)}; each item must be Topic or Topic:Key`);
+    const topic = canonicalTopic(pieces[0]!);
+    if (topic === undefined) throw new ConfigError(`Environment variable STREAMER_TOPICS names unknown topic ${JSON.stringify(pieces[0])}`);
+    const key = pieces.length === 1 ? "*" : pieces[1]!;
+    const keys = (topics[topic] ??= []);
+    if (!keys.includes(key)) keys.push(key);
+  }
+  if (Object.keys(topics).length === 0) throw new ConfigError("Environment variable STREAMER_TOPICS is set but names no topic");
+  return topics;
+}
+
+/** Reads and checks the whole configuration at start; a bad variable fails with its name. */
+export function readStreamerConfig(env: Env): StreamerConfig {
+  const nomad = readNomadConfig(env);
+  const cluster = optionalEnv(env, "STREAMER_CLUSTER") ?? "default";
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(cluster)) {
+    throw new ConfigError(`Environment variable STREAMER_CLUSTER must be 1-64 letters, digits, '.', '_' or '-', but ${JSON.stringify(cluster)} was given`);
+  }
+  const topicsRaw = optionalEnv(env, "STREAMER_TOPICS");
+  return {
+    nomad,
+    cluster,
+    busName: requireEnv(env, "EVENT_BUS_NAME", "the EventBridge bus the events are published to"),
+    tableName: requireEnv(env, "STREAMER_TABLE", "the DynamoDB table of the streamer's lease and checkpoint"),
+    ...(topicsRaw !== undefined ? { topics: parseTopics(topicsRaw) } : {}),
+    namespacePollMs: intEnv(env, "NAMESPACE_POLL_SECONDS", 60, { min: 0, max: 86_400 }) * 1000,
+    maxEntryBytes: intEnv(env, "EVENTBRIDGE_MAX_ENTRY_BYTES", 262_144, { min: 4_096, max: 1_048_576 }),
+    maxInFlight: intEnv(env, "EVENTBRIDGE_MAX_IN_FLIGHT", 4, { min: 1, max: 64 }),
+    leaseDurationMs: intEnv(env, "LEASE_DURATION_SECONDS", 15, { min: 3, max: 600 }) * 1000,
+    livenessMs: intEnv(env, "STREAM_LIVENESS_SECONDS", 45, { min: 1, max: 3_600 }) * 1000,
+    healthPort: intEnv(env, "HEALTH_PORT", 8081, { min: 0, max: 65_535 }),
+    shutdownMs: intEnv(env, "SHUTDOWN_TIMEOUT_SECONDS", 25, { min: 1, max: 120 }) * 1000,
+  };
+}
