@@ -1,5 +1,3 @@
-import type { AttributeDefinition, KeySchemaElement } from "@aws-sdk/client-dynamodb";
-
 /**
  * The sinks table: one table, generic keys, one item per entity (single-table design).
  *
@@ -15,17 +13,4 @@ import type { AttributeDefinition, KeySchemaElement } from "@aws-sdk/client-dyna
  * - Every write is conditional: configuration writes on the `ModifyIndex` they read
  *   (optimistic concurrency, retried with a fresh index), `LatestIndex` on being lower.
  */
-export const SINKS_TABLE_KEYS = {
-  partitionKey: "pk",
-  sortKey: "sk",
-} as const;
-
-export const SINKS_TABLE_KEY_SCHEMA: KeySchemaElement[] = [
-  { AttributeName: SINKS_TABLE_KEYS.partitionKey, KeyType: "HASH" },
-  { AttributeName: SINKS_TABLE_KEYS.sortKey, KeyType: "RANGE" },
-];
-
-export const SINKS_TABLE_ATTRIBUTES: AttributeDefinition[] = [
-  { AttributeName: SINKS_TABLE_KEYS.partitionKey, AttributeType: "S" },
-  { AttributeName: SINKS_TABLE_KEYS.sortKey, AttributeType: "S" },
-];
+export { PK_SK_KEYS as SINKS_TABLE_KEYS } from "../dynamo/pk-sk-table";

@@ -1,12 +1,5 @@
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  ResourceInUseException,
-  type AttributeDefinition,
-  type AttributeValue,
-  type DynamoDBClient,
-  type KeySchemaElement,
-} from "@aws-sdk/client-dynamodb";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { ensurePkSkTable } from "../dynamo/pk-sk-table";
 
 /**
  * The streamer state table: one table for everything the streamer keeps, generic keys,
@@ -25,20 +18,7 @@ import {
  *   would reset FencingToken, and the token must only ever grow.
  * - Every write is conditional (lease.ts and checkpoint-store.ts say on what).
  */
-export const STREAMER_TABLE_KEYS = {
-  partitionKey: "pk",
-  sortKey: "sk",
-} as const;
-
-export const STREAMER_TABLE_KEY_SCHEMA: KeySchemaElement[] = [
-  { AttributeName: STREAMER_TABLE_KEYS.partitionKey, KeyType: "HASH" },
-  { AttributeName: STREAMER_TABLE_KEYS.sortKey, KeyType: "RANGE" },
-];
-
-export const STREAMER_TABLE_ATTRIBUTES: AttributeDefinition[] = [
-  { AttributeName: STREAMER_TABLE_KEYS.partitionKey, AttributeType: "S" },
-  { AttributeName: STREAMER_TABLE_KEYS.sortKey, AttributeType: "S" },
-];
+export { PK_SK_KEYS as STREAMER_TABLE_KEYS } from "../dynamo/pk-sk-table";
 
 /** A streamer item lacks an attribute it must have (written by something else, or edited by hand). */
 export class CorruptStreamerItemError extends Error {
@@ -64,22 +44,4 @@ export function checkpointKey(cluster: string): Record<string, AttributeValue> {
 }
 
 /** Creates the streamer table if it does not exist (local runtime and tests; the CDK does this in AWS). */
-export async function ensureStreamerTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        KeySchema: STREAMER_TABLE_KEY_SCHEMA,
-        AttributeDefinitions: STREAMER_TABLE_ATTRIBUTES,
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error;
-  }
-  for (;;) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === "ACTIVE") return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+export const ensureStreamerTable = ensurePkSkTable;

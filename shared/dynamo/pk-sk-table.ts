@@ -1,0 +1,38 @@
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ResourceInUseException,
+  type AttributeDefinition,
+  type DynamoDBClient,
+  type KeySchemaElement,
+} from "@aws-sdk/client-dynamodb";
+
+/**
+ * Every table of the project has the same generic string keys (single-table design: each
+ * entity's file owns what it puts in them).
+ */
+export const PK_SK_KEYS = { partitionKey: "pk", sortKey: "sk" } as const;
+
+export const PK_SK_KEY_SCHEMA: KeySchemaElement[] = [
+  { AttributeName: PK_SK_KEYS.partitionKey, KeyType: "HASH" },
+  { AttributeName: PK_SK_KEYS.sortKey, KeyType: "RANGE" },
+];
+
+export const PK_SK_ATTRIBUTES: AttributeDefinition[] = [
+  { AttributeName: PK_SK_KEYS.partitionKey, AttributeType: "S" },
+  { AttributeName: PK_SK_KEYS.sortKey, AttributeType: "S" },
+];
+
+/** Creates a pk/sk table if it does not exist and waits until it is active (local runtime and tests; the CDK does this in AWS). */
+export async function ensurePkSkTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(new CreateTableCommand({ TableName: tableName, KeySchema: PK_SK_KEY_SCHEMA, AttributeDefinitions: PK_SK_ATTRIBUTES, BillingMode: "PAY_PER_REQUEST" }));
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+  for (;;) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === "ACTIVE") return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
