@@ -16,6 +16,10 @@ export interface StreamerConfig {
   readonly livenessMs: number;
   readonly healthPort: number;
   readonly shutdownMs: number;
+  /** S3 bucket for payloads too large for the bus (claim check). */
+  readonly payloadBucket?: string;
+  /** Path-style S3 addressing (S3-compatible servers such as the local one). */
+  readonly s3ForcePathStyle: boolean;
 }
 
 /** `Job:web,Node,Evaluation:` → {"Job":["web"],"Node":["*"],"Evaluation":[""]}, as Nomad parses `topic=`. */
@@ -55,5 +59,7 @@ export function readStreamerConfig(env: Env): StreamerConfig {
     livenessMs: intEnv(env, "STREAM_LIVENESS_SECONDS", 45, { min: 1, max: 3_600 }) * 1000,
     healthPort: intEnv(env, "HEALTH_PORT", 8081, { min: 0, max: 65_535 }),
     shutdownMs: intEnv(env, "SHUTDOWN_TIMEOUT_SECONDS", 25, { min: 1, max: 120 }) * 1000,
+    ...(optionalEnv(env, "PAYLOAD_BUCKET") !== undefined ? { payloadBucket: optionalEnv(env, "PAYLOAD_BUCKET")! } : {}),
+    s3ForcePathStyle: optionalEnv(env, "S3_FORCE_PATH_STYLE") === "true",
   };
 }

@@ -2,6 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoCheckpointStore } from "../../shared/streamer/checkpoint-store";
 import { EventBridgePublisher } from "../../shared/streamer/eventbridge-publisher";
 import { DynamoLease, keepLease, leaseHolderId, waitForLease } from "../../shared/streamer/lease";
+import { S3PayloadStore } from "../../shared/streamer/payload-store";
 import { Streamer } from "../../shared/streamer/streamer";
 import type { StreamerConfig } from "./config";
 import { startHealthServer } from "./health-server";
@@ -31,6 +32,8 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
     signal: stopping.signal,
     onRetry: (info) => logger.warn("EventBridge did not accept every entry; retrying", { attempt: info.attempt, failedEntries: info.failedEntries, errorCodes: info.errorCodes, callError: (info.callError as Error | undefined)?.message, waitMs: info.waitMs }),
   });
+
+  const payloads = config.payloadBucket !== undefined ? new S3PayloadStore({ bucket: config.payloadBucket, clientConfig: { forcePathStyle: config.s3ForcePathStyle } }) : undefined;
 
   const health = await startHealthServer(config.healthPort, () => {
     const status = current?.status;
@@ -82,6 +85,7 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
         ...(config.topics ? { topics: config.topics } : {}),
         checkpoints,
         publish: (entries) => publisher.send(entries),
+        ...(payloads ? { offload: (detail) => payloads.offload(detail) } : {}),
         logger,
         livenessMs: config.livenessMs,
         maxEntryBytes: config.maxEntryBytes,

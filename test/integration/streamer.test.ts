@@ -8,7 +8,9 @@ import { DynamoCheckpointStore } from "../../shared/streamer/checkpoint-store";
 import { EventIdAssigner } from "../../shared/streamer/event-id";
 import { EventBridgePublisher } from "../../shared/streamer/eventbridge-publisher";
 import { DynamoLease } from "../../shared/streamer/lease";
-import { Streamer } from "../../shared/streamer/streamer";
+import { Streamer, type StreamerOptions } from "../../shared/streamer/streamer";
+import { S3PayloadStore } from "../../shared/streamer/payload-store";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { uniqueName } from "../support/names";
 import { newStreamerTable } from "../streamer-state/streamer-fixtures";
 
@@ -41,7 +43,7 @@ async function world(serverOptions: Partial<NomadProtocolServerOptions> = {}) {
     await nomad.close();
     await bus.close();
   });
-  const streamer = (extra: { namespace?: string; namespacePollMs?: number } = {}) => {
+  const streamer = (extra: { namespace?: string; namespacePollMs?: number; maxEntryBytes?: number; offload?: StreamerOptions["offload"] } = {}) => {
     const publisher = new EventBridgePublisher({ clientConfig: { endpoint: bus.endpoint, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "y" }, maxAttempts: 1 }, retryBaseMs: 5, retryCapMs: 50 });
     const s = new Streamer({
       nomad: readNomadConfig({ NOMAD_ADDR: nomad.url, NOMAD_NAMESPACE: extra.namespace ?? "*" }),
@@ -54,6 +56,8 @@ async function world(serverOptions: Partial<NomadProtocolServerOptions> = {}) {
       checkpointEveryMs: 50,
       reconnect: { baseMs: 20, capMs: 100 },
       namespacePollMs: extra.namespacePollMs ?? 0,
+      ...(extra.maxEntryBytes ? { maxEntryBytes: extra.maxEntryBytes } : {}),
+      ...(extra.offload ? { offload: extra.offload } : {}),
     });
     const abort = new AbortController();
     const running = s.run(abort.signal);
@@ -168,5 +172,26 @@ describe("Streamer", () => {
     await until(() => w.bus.accepted().some((e) => JSON.parse(e.detail).event.Namespace === "team-b"));
     await stop();
     expect(new Set(w.busIds())).toEqual(new Set(w.expectedIds()));
+  });
+
+  it("stores an event too large for the bus in S3 and publishes a reference to it", async () => {
+    const w = await world();
+    const client = new S3Client({ forcePathStyle: true });
+    const bucket = uniqueName("payloads");
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    const payloads = new S3PayloadStore({ bucket, client });
+    w.nomad.publish([[{ Topic: "Job", Type: "JobRegistered", Key: "huge", Namespace: "default", FilterKeys: null, Payload: { Job: { ID: "huge", Meta: { template: "x".repeat(20_000) } } } }]]);
+    w.nomad.publish(factory.nodeRegistration({ nodeId: "small" }));
+    const { stop } = w.streamer({ maxEntryBytes: 8_192, offload: (d) => payloads.offload(d) });
+    await until(() => w.busIds().length === w.expectedIds().length);
+    await stop();
+    const details = w.bus.accepted().map((e) => JSON.parse(e.detail));
+    const referenced = details.filter((d) => d.payloadRef !== undefined);
+    expect(referenced.length).toBeGreaterThan(0);
+    for (const d of referenced) expect(d.event.Payload).toBeNull();
+    // The payload comes back intact, identical to what Nomad sent.
+    const original = w.nomad.emitted().flatMap((f) => f.Events).find((e) => e.Key === referenced[0].event.Key && e.Topic === referenced[0].event.Topic);
+    expect(await payloads.fetch(referenced[0].payloadRef)).toEqual(original?.Payload);
+    expect(w.busIds()).toEqual(w.expectedIds());
   });
 });

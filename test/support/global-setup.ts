@@ -14,12 +14,13 @@ declare module "vitest" {
 
 /**
  * Starts the real local stand-ins once per run: AWS's DynamoDB Local (in memory) and
- * fauxqs (SQS). If either fails, the whole run fails with the reason: no test is
+ * fauxqs (SQS and S3). If either fails, the whole run fails with the reason: no test is
  * skipped for want of a service.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const [dynamo, fauxqs] = await Promise.all([startDynamoDbLocal(), startFauxqsServer()]);
-  project.provide("awsEnvironment", localAwsEnvironment({ dynamodb: dynamo.endpoint, sqs: fauxqs.endpoint }));
+  // fauxqs serves S3 too (path-style addressing).
+  project.provide("awsEnvironment", localAwsEnvironment({ dynamodb: dynamo.endpoint, sqs: fauxqs.endpoint, s3: fauxqs.endpoint }));
   return async () => {
     await Promise.all([dynamo.stop(), fauxqs.stop()]);
   };

@@ -1,0 +1,54 @@
+import { createHash } from "node:crypto";
+import { GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import type { NomadBusDetail, PayloadRef } from "./event-contract";
+
+export interface S3PayloadStoreOptions {
+  readonly bucket: string;
+  /** @default "payloads/" */
+  readonly prefix?: string;
+  readonly client?: S3Client;
+  /** @default {} (AWS_ENDPOINT_URL_S3 and the rest from the environment) */
+  readonly clientConfig?: S3ClientConfig;
+}
+
+export class PayloadIntegrityError extends Error {
+  override readonly name = "PayloadIntegrityError";
+}
+
+/**
+ * The claim check for events too large for the bus: the payload goes to S3 under a key
+ * made from the event's ID (so a re-send overwrites the same object with the same
+ * bytes), and the bus carries a reference with the payload's SHA-256.
+ */
+export class S3PayloadStore {
+  private readonly client: S3Client;
+  private readonly prefix: string;
+
+  constructor(private readonly options: S3PayloadStoreOptions) {
+    this.client = options.client ?? new S3Client(options.clientConfig ?? {});
+    this.prefix = options.prefix ?? "payloads/";
+  }
+
+  /** Stores the payload and returns the detail with `Payload: null` and a `payloadRef`. */
+  async offload(detail: NomadBusDetail): Promise<NomadBusDetail> {
+    const body = Buffer.from(JSON.stringify(detail.event.Payload), "utf8");
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    const key = `${this.prefix}${encodeURIComponent(detail.cluster)}/${detail.id}.json`;
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: body, ContentType: "application/json", Metadata: { sha256, "event-id": detail.id } }),
+    );
+    const payloadRef: PayloadRef = { bucket: this.options.bucket, key, sha256, bytes: body.length };
+    return { ...detail, event: { ...detail.event, Payload: null }, payloadRef };
+  }
+
+  /** Fetches a payload back and checks it is the one referenced. */
+  async fetch(ref: PayloadRef): Promise<Record<string, unknown> | null> {
+    const result = await this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+    const body = Buffer.from((await result.Body?.transformToByteArray()) ?? new Uint8Array());
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    if (sha256 !== ref.sha256) {
+      throw new PayloadIntegrityError(`payload s3://${ref.bucket}/${ref.key} has SHA-256 ${sha256}, but the event references ${ref.sha256}`);
+    }
+    return JSON.parse(body.toString("utf8")) as Record<string, unknown> | null;
+  }
+}
