@@ -55,7 +55,7 @@ export function readStreamerConfig(env: Env): StreamerConfig {
     namespacePollMs: intEnv(env, "NAMESPACE_POLL_SECONDS", 60, { min: 0, max: 86_400 }) * 1000,
     maxEntryBytes: intEnv(env, "EVENTBRIDGE_MAX_ENTRY_BYTES", 262_144, { min: 4_096, max: 1_048_576 }),
     maxInFlight: intEnv(env, "EVENTBRIDGE_MAX_IN_FLIGHT", 4, { min: 1, max: 64 }),
-    leaseDurationMs: intEnv(env, "LEASE_DURATION_SECONDS", 15, { min: 3, max: 600 }) * 1000,
+    leaseDurationMs: intEnv(env, "LEASE_DURATION_SECONDS", 15, { min: 1, max: 600 }) * 1000,
     livenessMs: intEnv(env, "STREAM_LIVENESS_SECONDS", 45, { min: 1, max: 3_600 }) * 1000,
     healthPort: intEnv(env, "HEALTH_PORT", 8081, { min: 0, max: 65_535 }),
     shutdownMs: intEnv(env, "SHUTDOWN_TIMEOUT_SECONDS", 25, { min: 1, max: 120 }) * 1000,
