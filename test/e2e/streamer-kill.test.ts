@@ -68,8 +68,11 @@ describe(`streamer under SIGKILL (seed ${SEED})`, () => {
       for (let kill = 0; kill < KILLS; kill++) {
         const before = bus.accepted().length;
         const p = run();
-        // Long enough to take the lease (up to 1 s after the last kill) and publish a little.
-        await new Promise((r) => setTimeout(r, 1_100 + random() * 900));
+        // Kill it mid-stream: once it has taken the lease (up to 1 s after the last kill) and
+        // published something, after a further random delay.
+        const deadline = Date.now() + 10_000;
+        while (bus.accepted().length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, random() * 500));
         p.child.kill("SIGKILL");
         await p.exited;
         if (bus.accepted().length > before) progressed++;
@@ -85,11 +88,11 @@ describe(`streamer under SIGKILL (seed ${SEED})`, () => {
       await last.exited;
       const published = onBus();
       expect(expected.size).toBeGreaterThan(500);
-      // Most killed processes had published something: the kills landed mid-stream.
-      expect(progressed).toBeGreaterThanOrEqual(KILLS - 3);
       // Nothing missing, and nothing that is not an emitted event's ID: a re-send under another ID would show here.
       expect([...expected].filter((id) => !published.has(id))).toEqual([]);
       expect([...published].filter((id) => !expected.has(id))).toEqual([]);
+      // The kills landed mid-stream: (nearly) every killed process had published something.
+      expect(progressed).toBeGreaterThanOrEqual(KILLS - 2);
     } finally {
       clearInterval(emitter);
       await nomad.close();
