@@ -12,6 +12,7 @@ import { startNomadProtocolServer } from "../../infra/local/nomad/protocol-serve
 import { ensureStreamerTable } from "../../shared/streamer/streamer-table";
 import { buildAll } from "../../scripts/build";
 import { report } from "./harness";
+import { until } from "../support/until";
 
 const factory = createEventFactory();
 
@@ -21,13 +22,6 @@ function peakRssMb(pid: number): number {
   return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("benchmark did not finish in time");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /**
  * The streamer runs as it does in its container: the esbuild bundle, its own process. The

@@ -11,6 +11,7 @@ import { DynamoLease } from "../../shared/streamer/lease";
 import { DynamoCheckpointStore } from "../../shared/streamer/checkpoint-store";
 import { newStreamerTable } from "../streamer-state/streamer-fixtures";
 import { uniqueName } from "../support/names";
+import { until } from "../support/until";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const factory = createEventFactory({ fixturesDir: null });
@@ -19,13 +20,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface Proc {
   child: ChildProcessWithoutNullStreams;

@@ -13,6 +13,7 @@ import { S3PayloadStore } from "../../shared/streamer/payload-store";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { uniqueName } from "../support/names";
 import { newStreamerTable } from "../streamer-state/streamer-fixtures";
+import { until } from "../support/until";
 
 const factory = createEventFactory({ fixturesDir: null });
 const logger = createLogger("streamer-test");
@@ -22,13 +23,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** One world: a Nomad (protocol server), a bus (local PutEvents), a streamer table, a held lease. */
 async function world(serverOptions: Partial<NomadProtocolServerOptions> = {}) {
