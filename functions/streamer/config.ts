@@ -46,6 +46,7 @@ export function readStreamerConfig(env: Env): StreamerConfig {
     throw new ConfigError(`Environment variable STREAMER_CLUSTER must be 1-64 letters, digits, '.', '_' or '-', but ${JSON.stringify(cluster)} was given`);
   }
   const topicsRaw = optionalEnv(env, "STREAMER_TOPICS");
+  const payloadBucket = optionalEnv(env, "PAYLOAD_BUCKET");
   return {
     nomad,
     cluster,
@@ -59,7 +60,7 @@ export function readStreamerConfig(env: Env): StreamerConfig {
     livenessMs: intEnv(env, "STREAM_LIVENESS_SECONDS", 45, { min: 1, max: 3_600 }) * 1000,
     healthPort: intEnv(env, "HEALTH_PORT", 8081, { min: 0, max: 65_535 }),
     shutdownMs: intEnv(env, "SHUTDOWN_TIMEOUT_SECONDS", 25, { min: 1, max: 120 }) * 1000,
-    ...(optionalEnv(env, "PAYLOAD_BUCKET") !== undefined ? { payloadBucket: optionalEnv(env, "PAYLOAD_BUCKET")! } : {}),
+    ...(payloadBucket !== undefined ? { payloadBucket } : {}),
     s3ForcePathStyle: optionalEnv(env, "S3_FORCE_PATH_STYLE") === "true",
   };
 }

@@ -38,10 +38,17 @@ export class EventBridgePublisher {
       try {
         const result = await this.client.send(new PutEventsCommand({ Entries: remaining }), { abortSignal: this.options.signal });
         const answered = result.Entries ?? [];
-        // An entry without an EventId was not accepted, whatever the count says.
-        const failed = remaining.filter((_, i) => answered[i]?.EventId === undefined || answered[i]?.ErrorCode !== undefined);
-        errorCodes = [...new Set(remaining.flatMap((_, i) => (answered[i]?.ErrorCode ? [answered[i]!.ErrorCode!] : answered[i]?.EventId === undefined ? ["Missing"] : [])))];
+        const failed: BusEntry[] = [];
+        const codes = new Set<string>();
+        remaining.forEach((entry, i) => {
+          const answer = answered[i];
+          // An entry without an EventId was not accepted, whatever the count says.
+          if (answer?.EventId !== undefined && answer.ErrorCode === undefined) return;
+          failed.push(entry);
+          codes.add(answer?.ErrorCode ?? "Missing");
+        });
         remaining = failed;
+        errorCodes = [...codes];
         if (remaining.length === 0) return;
       } catch (error) {
         if (this.options.signal?.aborted) throw this.options.signal.reason ?? error;

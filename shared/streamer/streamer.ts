@@ -4,6 +4,7 @@ import type { NomadFrame } from "../nomad/event";
 import type { NomadConfig } from "../nomad/nomad-config";
 import { nomadDispatcher, NomadResponseError, readEventStream } from "../nomad/stream-client";
 import type { TopicFilter } from "../nomad/topic-filter";
+import { PUT_EVENTS_DEFAULT_MAX_BYTES, putEventsEntrySize } from "../eventbridge/entry-size";
 import { fullJitter, sleep } from "../retry/backoff";
 import type { CheckpointStore } from "./checkpoint-store";
 import { EntryBatcher } from "./entry-batcher";
@@ -26,7 +27,7 @@ export interface StreamerOptions {
   readonly dispatcher?: Dispatcher;
   /** @default 45_000 */
   readonly livenessMs?: number;
-  /** Summed entry bytes per PutEvents call. @default 262,144 */
+  /** Summed entry bytes per PutEvents call (AWS's entry-size rule). @default PUT_EVENTS_DEFAULT_MAX_BYTES */
   readonly maxEntryBytes?: number;
   /** PutEvents calls in flight. @default 4 */
   readonly maxInFlight?: number;
@@ -173,12 +174,12 @@ export class Streamer {
     for (const [i, event] of events.entries()) {
       const id = eventIds[i]!;
       if (already?.has(id)) continue;
-      let detail: NomadBusDetail = { id, cluster: this.options.cluster, frameIndex: frame.Index, event };
+      const detail: NomadBusDetail = { id, cluster: this.options.cluster, frameIndex: frame.Index, event };
       const entry = busEntry(this.options.busName, detail);
-      if (Buffer.byteLength(entry.Detail) + 64 > (this.options.maxEntryBytes ?? 262_144)) {
+      // The same rule the batcher packs calls by: an entry that fits no call goes by reference.
+      if (putEventsEntrySize(entry) > (this.options.maxEntryBytes ?? PUT_EVENTS_DEFAULT_MAX_BYTES)) {
         if (!this.options.offload) throw new Error(`event ${id} (${event.Topic} ${event.Key}) is over the PutEvents limit and no payload store is configured`);
-        detail = await this.options.offload(detail);
-        entries.push(busEntry(this.options.busName, detail));
+        entries.push(busEntry(this.options.busName, await this.options.offload(detail)));
       } else entries.push(entry);
       fresh.push(id);
     }
