@@ -20,19 +20,35 @@ function joinQuery(rawQuery: string): Record<string, string> | undefined {
   return out;
 }
 
+/** A request as it reached the gateway. */
+export interface GatewayRequest {
+  readonly method: string;
+  /** Path and query, exactly as sent (`/v1/event/sink/a%2Fb?pretty`). */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  readonly body: Buffer;
+  readonly sourceIp?: string;
+  readonly httpVersion?: string;
+  /** Forces base64 (or text) for the body; by default binary content types go base64, as API Gateway does. */
+  readonly base64?: boolean;
+}
+
 /** Builds the payload-format-2.0 event API Gateway would send for this request. */
-export function toHttpApiEvent(request: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
-  const url = request.url ?? "/";
+export function buildHttpApiEvent(request: GatewayRequest): APIGatewayProxyEventV2 {
+  const { url, body } = request;
   const queryAt = url.indexOf("?");
   const rawPath = queryAt === -1 ? url : url.slice(0, queryAt);
   const rawQueryString = queryAt === -1 ? "" : url.slice(queryAt + 1);
   const headers: Record<string, string> = {};
+  let cookie: string | undefined;
   for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined || name === "cookie") continue;
-    headers[name] = Array.isArray(value) ? value.join(",") : value;
+    if (value === undefined) continue;
+    const joined = typeof value === "string" ? value : value.join(",");
+    if (name.toLowerCase() === "cookie") cookie = joined;
+    else headers[name.toLowerCase()] = joined;
   }
   const queryStringParameters = joinQuery(rawQueryString);
-  const textual = body.length === 0 || TEXTUAL.test(headers["content-type"] ?? "application/json");
+  const base64 = body.length > 0 && (request.base64 ?? !TEXTUAL.test(headers["content-type"] ?? "application/json"));
   const now = new Date();
   let path = rawPath;
   try {
@@ -45,7 +61,7 @@ export function toHttpApiEvent(request: IncomingMessage, body: Buffer): APIGatew
     routeKey: "$default",
     rawPath,
     rawQueryString,
-    ...(request.headers.cookie ? { cookies: request.headers.cookie.split(/;\s*/) } : {}),
+    ...(cookie ? { cookies: cookie.split(/;\s*/) } : {}),
     headers,
     ...(queryStringParameters ? { queryStringParameters } : {}),
     requestContext: {
@@ -54,10 +70,10 @@ export function toHttpApiEvent(request: IncomingMessage, body: Buffer): APIGatew
       domainName: headers.host ?? "localhost",
       domainPrefix: "localhost",
       http: {
-        method: request.method ?? "GET",
+        method: request.method,
         path,
-        protocol: `HTTP/${request.httpVersion}`,
-        sourceIp: request.socket.remoteAddress ?? "127.0.0.1",
+        protocol: `HTTP/${request.httpVersion ?? "1.1"}`,
+        sourceIp: request.sourceIp ?? "127.0.0.1",
         userAgent: headers["user-agent"] ?? "",
       },
       requestId: randomUUID(),
@@ -66,9 +82,21 @@ export function toHttpApiEvent(request: IncomingMessage, body: Buffer): APIGatew
       time: now.toUTCString(),
       timeEpoch: now.getTime(),
     },
-    ...(body.length > 0 ? { body: textual ? body.toString("utf8") : body.toString("base64") } : {}),
-    isBase64Encoded: body.length > 0 && !textual,
+    ...(body.length > 0 ? { body: base64 ? body.toString("base64") : body.toString("utf8") } : {}),
+    isBase64Encoded: base64,
   };
+}
+
+/** The event for a request received by the local server. */
+export function toHttpApiEvent(request: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+  return buildHttpApiEvent({
+    method: request.method ?? "GET",
+    url: request.url ?? "/",
+    headers: request.headers,
+    body,
+    ...(request.socket.remoteAddress ? { sourceIp: request.socket.remoteAddress } : {}),
+    httpVersion: request.httpVersion,
+  });
 }
 
 function send(response: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
