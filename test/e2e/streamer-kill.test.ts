@@ -10,21 +10,11 @@ import { EventIdAssigner } from "../../shared/streamer/event-id";
 import { buildAll } from "../../scripts/build";
 import { newStreamerTable } from "../streamer-state/streamer-fixtures";
 import { uniqueName } from "../support/names";
+import { Rng } from "../support/rng";
 
 const KILLS = 20;
 const factory = createEventFactory({ fixturesDir: null });
 
-/** A seeded PRNG so a failing run can be replayed (the seed is in the test name). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const SEED = 20261121;
 
 // The bundle is what runs in the container; SIGKILL gives it no chance to flush or checkpoint.
@@ -36,7 +26,7 @@ describe(`streamer under SIGKILL (seed ${SEED})`, () => {
   afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
   it(`publishes exactly the emitted events, with stable IDs, across ${KILLS} kills`, async () => {
-    const random = mulberry32(SEED);
+    const rng = new Rng(SEED);
     // A buffer large enough that nothing is evicted: every emitted event must reach the bus.
     const nomad = await startNomadProtocolServer({ era: "hijacked", heartbeatMs: 200, bufferSize: 100_000 });
     const bus = await startLocalEventBridge({ busNames: ["nomad"] });
@@ -72,7 +62,7 @@ describe(`streamer under SIGKILL (seed ${SEED})`, () => {
         // published something, after a further random delay.
         const deadline = Date.now() + 10_000;
         while (bus.accepted().length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-        await new Promise((r) => setTimeout(r, random() * 500));
+        await new Promise((r) => setTimeout(r, rng.next() * 500));
         p.child.kill("SIGKILL");
         await p.exited;
         if (bus.accepted().length > before) progressed++;
