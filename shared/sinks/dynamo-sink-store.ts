@@ -86,7 +86,7 @@ export class DynamoSinkStore implements SinkStore {
   }
 
   put(registration: SinkRegistration, now = Date.now()): Promise<Written<Sink>> {
-    return this.mutate(registration.ID, (current) => ({
+    return this.mutate(registration.ID, { enable: true }, (current) => ({
       Type: registration.Type,
       Topics: registration.Topics,
       Address: registration.Address,
@@ -99,7 +99,7 @@ export class DynamoSinkStore implements SinkStore {
   }
 
   rotateSecret(id: string, now = Date.now()): Promise<Written<Sink>> {
-    return this.mutate(id, (current) => {
+    return this.mutate(id, { enable: false }, (current) => {
       if (current === undefined) throw new NotFoundError("event sink not found");
       return { ...current, ...replaceSecret(current, generateSecret(), now) };
     });
@@ -109,6 +109,24 @@ export class DynamoSinkStore implements SinkStore {
     const index = await this.nextIndex();
     await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: sinkKey(id) }));
     return { value: undefined, index };
+  }
+
+  async disable(id: string, reason: string, now = Date.now()): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: sinkKey(id),
+          UpdateExpression: "SET DisabledReason = :reason, DisabledAt = :at",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeValues: { ":reason": { S: reason }, ":at": { N: String(now) } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   async advanceLatestIndex(id: string, index: number): Promise<boolean> {
@@ -159,7 +177,7 @@ export class DynamoSinkStore implements SinkStore {
    * between; on a lost race, read again and retry with a fresh index. `LatestIndex` is
    * never written here (the delivery side owns it), so no advance is ever lost.
    */
-  private async mutate(id: string, change: (current: Sink | undefined) => SinkConfig): Promise<Written<Sink>> {
+  private async mutate(id: string, how: { readonly enable: boolean }, change: (current: Sink | undefined) => SinkConfig): Promise<Written<Sink>> {
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       const current = await this.read(id);
       const config = change(current);
@@ -171,7 +189,8 @@ export class DynamoSinkStore implements SinkStore {
             Key: sinkKey(id),
             UpdateExpression:
               "SET ID = :id, #type = :type, Topics = :topics, Address = :address, Secret = :secret, PreviousSecrets = :previous, " +
-              "ModifyIndex = :index, CreateIndex = if_not_exists(CreateIndex, :index), LatestIndex = if_not_exists(LatestIndex, :zero)",
+              "ModifyIndex = :index, CreateIndex = if_not_exists(CreateIndex, :index), LatestIndex = if_not_exists(LatestIndex, :zero)" +
+              (how.enable ? " REMOVE DisabledReason, DisabledAt" : ""),
             ConditionExpression: current === undefined ? "attribute_not_exists(pk)" : "ModifyIndex = :observed",
             ExpressionAttributeNames: { "#type": "Type" },
             ExpressionAttributeValues: {

@@ -32,6 +32,7 @@ export function sinkToItem(sink: Sink): Item {
     ModifyIndex: { N: String(sink.ModifyIndex) },
     Secret: { S: sink.Secret },
     PreviousSecrets: previousSecretsToAttribute(sink.PreviousSecrets),
+    ...(sink.Disabled ? { DisabledReason: { S: sink.Disabled.Reason }, DisabledAt: { N: String(sink.Disabled.At) } } : {}),
   };
 }
 
@@ -72,5 +73,6 @@ export function sinkFromItem(item: Item): Sink {
     ModifyIndex: num(item, "ModifyIndex"),
     Secret: str(item, "Secret"),
     PreviousSecrets: previous.filter((p) => p.Secret !== ""),
+    ...(item.DisabledReason?.S !== undefined ? { Disabled: { Reason: item.DisabledReason.S, At: Number(item.DisabledAt?.N ?? 0) } } : {}),
   };
 }

@@ -18,7 +18,7 @@ export interface SinkStore {
   /**
    * Creates or replaces the sink's configuration. `LatestIndex` and `CreateIndex` are
    * kept on re-registration; the secret is kept unless one is given, and a replaced
-   * secret keeps signing for the rotation grace period.
+   * secret keeps signing for the rotation grace period. A disabled sink is enabled again.
    */
   put(registration: SinkRegistration, now?: number): Promise<Written<Sink>>;
   /** Deletes the sink; deleting a missing sink succeeds, as in Nomad. */
@@ -28,6 +28,11 @@ export interface SinkStore {
    * is gone or already at or past `index`.
    */
   advanceLatestIndex(id: string, index: number): Promise<boolean>;
+  /**
+   * Stops deliveries to the sink for good, recording why (the webhook answered 410 Gone).
+   * Re-registering the sink (`put`) enables it again. Returns false when the sink is gone.
+   */
+  disable(id: string, reason: string, now?: number): Promise<boolean>;
   /** Issues a new secret; the old one keeps signing for the grace period. Throws NotFoundError. */
   rotateSecret(id: string, now?: number): Promise<Written<Sink>>;
 }

@@ -25,6 +25,14 @@ export interface Sink {
   readonly Secret: string;
   /** Replaced secrets that still sign until they expire (rotation grace). */
   readonly PreviousSecrets: readonly PreviousSecret[];
+  /** Set when deliveries stopped for good (the webhook answered 410 Gone); re-registering clears it. */
+  readonly Disabled?: SinkDisabled;
+}
+
+export interface SinkDisabled {
+  readonly Reason: string;
+  /** Epoch milliseconds. */
+  readonly At: number;
 }
 
 export interface PreviousSecret {
@@ -42,6 +50,10 @@ export interface PublicSink {
   LatestIndex: number;
   CreateIndex: number;
   ModifyIndex: number;
+  /** Ours, after Nomad's fields: whether deliveries are flowing, and if not, why and since when. */
+  Enabled: boolean;
+  DisabledReason: string;
+  DisabledAt: string | null;
 }
 
 export function toPublicSink(sink: Sink): PublicSink {
@@ -53,6 +65,9 @@ export function toPublicSink(sink: Sink): PublicSink {
     LatestIndex: sink.LatestIndex,
     CreateIndex: sink.CreateIndex,
     ModifyIndex: sink.ModifyIndex,
+    Enabled: sink.Disabled === undefined,
+    DisabledReason: sink.Disabled?.Reason ?? "",
+    DisabledAt: sink.Disabled ? new Date(sink.Disabled.At).toISOString() : null,
   };
 }
 

@@ -17,8 +17,10 @@ describe("sinks API: Nomad 1.0-beta compatibility", () => {
     const index = Number(put.headers["x-nomad-index"]);
     expect(index).toBeGreaterThan(0);
 
-    // Same fields, same order, same values as Nomad's documented GET response.
-    const documented = JSON.parse(fixture("sinks-9226_get-response.json"));
+    // Nomad's documented GET response: its fields first, in its order, with its values;
+    // then ours (delivery state), which Nomad's Go client ignores.
+    const ourFields = { Enabled: true, DisabledReason: "", DisabledAt: null };
+    const documented = { ...JSON.parse(fixture("sinks-9226_get-response.json")), ...ourFields };
     const get = await api(httpApiEvent("GET", "/v1/event/sink/webhook"));
     expect(get.statusCode).toBe(200);
     expect(get.headers["content-type"]).toBe("application/json");
@@ -40,7 +42,7 @@ describe("sinks API: Nomad 1.0-beta compatibility", () => {
     expect(ours.map((s) => s.ID)).toEqual(["deployment-webhook", "webhook"]);
     const indexOf: Record<string, number> = { webhook: index, "deployment-webhook": Number(post.headers["x-nomad-index"]) };
     for (const sink of ours) {
-      const expected = listed.find((l) => l.ID === sink.ID)!;
+      const expected = { ...listed.find((l) => l.ID === sink.ID)!, ...ourFields };
       expect(Object.keys(sink)).toEqual(Object.keys(expected));
       const at = indexOf[String(sink.ID)];
       expect(sink).toEqual({ ...expected, CreateIndex: at, ModifyIndex: at });

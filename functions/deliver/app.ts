@@ -1,0 +1,52 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Env } from "../../shared/config/env";
+import { Deliverer, type QueuedMessage } from "../../shared/delivery/deliverer";
+import { DynamoDeliveryLog } from "../../shared/delivery/delivery-log";
+import { SqsDeliveryQueue } from "../../shared/delivery/sqs-delivery-queue";
+import { AddressGuard } from "../../shared/delivery/ssrf-guard";
+import { WebhookClient } from "../../shared/delivery/webhook-client";
+import type { MetricsSink } from "../../shared/observability/metrics";
+import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
+import { S3PayloadStore } from "../../shared/streamer/payload-store";
+import { USER_AGENT } from "../../shared/version";
+import { readDeliverConfig } from "./config";
+
+export function queuedMessage(record: SQSRecord): QueuedMessage {
+  return {
+    messageId: record.messageId,
+    receiptHandle: record.receiptHandle,
+    groupId: record.attributes.MessageGroupId ?? "",
+    body: record.body,
+    sentAt: Number(record.attributes.SentTimestamp),
+    receiveCount: Number(record.attributes.ApproximateReceiveCount),
+  };
+}
+
+/** The deliver function built from configuration: an SQS (FIFO) handler with partial batch responses. */
+export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): (event: SQSEvent) => Promise<SQSBatchResponse> {
+  const config = readDeliverConfig(env);
+  const guard = new AddressGuard({ allowedCidrs: config.allowedCidrs });
+  const payloads = config.payloadBucket !== undefined ? new S3PayloadStore({ bucket: config.payloadBucket, clientConfig: { forcePathStyle: config.s3ForcePathStyle } }) : undefined;
+  const deliverer = new Deliverer({
+    sinks: new DynamoSinkStore({ tableName: config.sinksTable }),
+    log: new DynamoDeliveryLog({ tableName: config.deliveriesTable, ttlDays: config.logTtlDays }),
+    // Keep-alive pool; redirects are never followed (undici's request does not follow them).
+    webhooks: new WebhookClient({ dispatcher: guard.dispatcher({ connectTimeout: config.connectTimeoutMs, keepAliveTimeout: 30_000 }), timeoutMs: config.timeoutMs, userAgent: USER_AGENT }),
+    queue: new SqsDeliveryQueue({ queueUrl: config.queueUrl, deadLetterQueueUrl: config.deadLetterQueueUrl }),
+    policy: config.policy,
+    ...(payloads ? { fetchPayload: (ref) => payloads.fetch(ref) } : {}),
+    maxEventsPerRequest: config.maxEventsPerRequest,
+    maxRequestBytes: config.maxRequestBytes,
+    logger,
+    metrics,
+  });
+  return async (event) => {
+    try {
+      const failed = await deliverer.handle(event.Records.map(queuedMessage));
+      return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+    } finally {
+      metrics.flush();
+    }
+  };
+}

@@ -1,0 +1,61 @@
+import { ConfigError, intEnv, optionalEnv, requireEnv, type Env } from "../../shared/config/env";
+import { ALLOWED_CIDRS_ENV, parseCidrList, type Cidr } from "../../shared/delivery/ssrf-guard";
+import { SQS_MAX_RETENTION_SECONDS, SQS_MAX_VISIBILITY_SECONDS, type RetryPolicy } from "../../shared/delivery/retry-policy";
+
+export interface DeliverConfig {
+  readonly sinksTable: string;
+  readonly deliveriesTable: string;
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  readonly allowedCidrs: Cidr[];
+  readonly connectTimeoutMs: number;
+  readonly timeoutMs: number;
+  readonly policy: RetryPolicy;
+  readonly maxEventsPerRequest: number;
+  readonly maxRequestBytes: number;
+  readonly logTtlDays: number;
+  readonly payloadBucket?: string;
+  readonly s3ForcePathStyle: boolean;
+  readonly metricsNamespace: string;
+}
+
+/** The webhook allowlist (CIDRs that may be reached although internal), shared with the sinks API. */
+export function readAllowedCidrs(env: Env): Cidr[] {
+  const raw = optionalEnv(env, ALLOWED_CIDRS_ENV);
+  if (raw === undefined) return [];
+  try {
+    return parseCidrList(raw);
+  } catch (error) {
+    throw new ConfigError(`Environment variable ${ALLOWED_CIDRS_ENV}: ${(error as Error).message}`);
+  }
+}
+
+/** Reads and checks the deliver function's configuration; a bad variable fails with its name. */
+export function readDeliverConfig(env: Env): DeliverConfig {
+  const payloadBucket = optionalEnv(env, "PAYLOAD_BUCKET");
+  const baseSeconds = intEnv(env, "DELIVERY_RETRY_BASE_SECONDS", 5, { min: 1, max: SQS_MAX_VISIBILITY_SECONDS });
+  const capSeconds = intEnv(env, "DELIVERY_RETRY_CAP_SECONDS", 3 * 3600, { min: 1, max: SQS_MAX_VISIBILITY_SECONDS });
+  if (capSeconds < baseSeconds) throw new ConfigError(`Environment variable DELIVERY_RETRY_CAP_SECONDS (${capSeconds}) must not be below DELIVERY_RETRY_BASE_SECONDS (${baseSeconds})`);
+  return {
+    sinksTable: requireEnv(env, "SINKS_TABLE", "the DynamoDB table that holds the sinks"),
+    deliveriesTable: requireEnv(env, "DELIVERIES_TABLE", "the DynamoDB table of delivery attempts"),
+    queueUrl: requireEnv(env, "DELIVERY_QUEUE_URL", "the FIFO delivery queue"),
+    deadLetterQueueUrl: requireEnv(env, "DELIVERY_DLQ_URL", "the delivery queue's FIFO dead-letter queue"),
+    allowedCidrs: readAllowedCidrs(env),
+    connectTimeoutMs: intEnv(env, "WEBHOOK_CONNECT_TIMEOUT_MS", 5_000, { min: 100, max: 60_000 }),
+    timeoutMs: intEnv(env, "WEBHOOK_TIMEOUT_MS", 15_000, { min: 100, max: 300_000 }),
+    policy: {
+      baseMs: baseSeconds * 1000,
+      capMs: capSeconds * 1000,
+      retryAfterCapMs: intEnv(env, "DELIVERY_RETRY_AFTER_MAX_SECONDS", 3600, { min: 1, max: SQS_MAX_VISIBILITY_SECONDS }) * 1000,
+      // Within SQS's 14-day retention, with a day to spare for the last waits.
+      horizonMs: intEnv(env, "DELIVERY_RETRY_HORIZON_SECONDS", 72 * 3600, { min: 1, max: SQS_MAX_RETENTION_SECONDS - 86_400 }) * 1000,
+    },
+    maxEventsPerRequest: intEnv(env, "DELIVERY_MAX_EVENTS_PER_REQUEST", 10, { min: 1, max: 10 }),
+    maxRequestBytes: intEnv(env, "DELIVERY_MAX_REQUEST_BYTES", 262_144, { min: 1_024, max: 6_291_456 }),
+    logTtlDays: intEnv(env, "DELIVERY_LOG_TTL_DAYS", 7, { min: 1, max: 365 }),
+    ...(payloadBucket !== undefined ? { payloadBucket } : {}),
+    s3ForcePathStyle: optionalEnv(env, "S3_FORCE_PATH_STYLE") === "true",
+    metricsNamespace: optionalEnv(env, "METRICS_NAMESPACE") ?? "NomadEventSinks",
+  };
+}

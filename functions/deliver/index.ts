@@ -1,0 +1,13 @@
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { EmfMetrics } from "../../shared/observability/metrics";
+import { createLogger } from "../../shared/observability/logger";
+import { deliverFromEnv } from "./app";
+
+const logger = createLogger("deliver");
+// Configuration is read once, at cold start: a bad variable fails the init with its name.
+const deliver = deliverFromEnv(process.env, logger, new EmfMetrics({ namespace: process.env.METRICS_NAMESPACE ?? "NomadEventSinks", serviceName: "deliver" }));
+
+/** SQS (FIFO delivery queue) event source entry point, with ReportBatchItemFailures. */
+export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
+  return deliver(event);
+}

@@ -1,0 +1,32 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { Env } from "../../shared/config/env";
+import { Fanout } from "../../shared/delivery/fanout";
+import { SinkCache } from "../../shared/delivery/sink-cache";
+import { SqsDeliveryQueue } from "../../shared/delivery/sqs-delivery-queue";
+import type { MetricsSink } from "../../shared/observability/metrics";
+import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
+import { S3PayloadStore } from "../../shared/streamer/payload-store";
+import { readFanoutConfig } from "./config";
+
+/** The fan-out function built from configuration: an SQS (ingest queue) handler with partial batch responses. */
+export function fanoutFromEnv(env: Env, logger: Logger, metrics: MetricsSink): (event: SQSEvent) => Promise<SQSBatchResponse> {
+  const config = readFanoutConfig(env);
+  const payloads = config.payloadBucket !== undefined ? new S3PayloadStore({ bucket: config.payloadBucket, clientConfig: { forcePathStyle: config.s3ForcePathStyle } }) : undefined;
+  const fanout = new Fanout({
+    sinks: new SinkCache(new DynamoSinkStore({ tableName: config.sinksTable }), config.sinkCacheMs),
+    queue: new SqsDeliveryQueue({ queueUrl: config.queueUrl }),
+    ...(payloads ? { offload: (detail) => payloads.offload(detail) } : {}),
+    maxMessageBytes: config.maxMessageBytes,
+    logger,
+    metrics,
+  });
+  return async (event) => {
+    try {
+      const failed = await fanout.handle(event.Records.map((r) => ({ messageId: r.messageId, body: r.body })));
+      return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+    } finally {
+      metrics.flush();
+    }
+  };
+}

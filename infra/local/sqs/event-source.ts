@@ -1,0 +1,124 @@
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { LOCAL_REGION } from "../local-aws";
+
+export interface SqsEventSourceOptions {
+  readonly client: SQSClient;
+  readonly queueUrl: string;
+  /** The function: gets an SQS event, answers with the records that failed. */
+  readonly handler: (event: SQSEvent) => Promise<SQSBatchResponse | void>;
+  /** Records per invocation (Lambda's BatchSize). @default 10 */
+  readonly batchSize?: number;
+  /** How long to gather records before invoking with fewer than a full batch (MaximumBatchingWindowInSeconds, in ms). @default 0 */
+  readonly batchWindowMs?: number;
+  /** Invocations at once (Lambda scales pollers; FIFO order holds across them). @default 1 */
+  readonly concurrency?: number;
+  /** Told of a failed invocation or receive; the records come back after their visibility timeout. */
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface SqsEventSource {
+  /** Records handed to the function so far, and invocations that threw. */
+  readonly stats: { records: number; invocations: number; failedRecords: number; errors: number };
+  stop(): Promise<void>;
+}
+
+/**
+ * What Lambda's SQS event source mapping does, for the local runtime and tests: long-polls
+ * the queue, invokes the function with up to `batchSize` records (gathering for
+ * `batchWindowMs`), deletes the records it did not report in `batchItemFailures`, and
+ * leaves those (or all, if it threw) to reappear after their visibility timeout. Redrive to
+ * a dead-letter queue is the queue's own `RedrivePolicy`, as in AWS.
+ */
+export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSource {
+  const stopping = new AbortController();
+  const stats = { records: 0, invocations: 0, failedRecords: 0, errors: 0 };
+  const batchSize = Math.min(options.batchSize ?? 10, 10);
+  const arn = `arn:aws:sqs:${LOCAL_REGION}:000000000000:${options.queueUrl.split("/").pop() ?? "queue"}`;
+
+  const receive = async (max: number, waitSeconds: number): Promise<Message[]> => {
+    const { Messages = [] } = await options.client.send(
+      new ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: max, WaitTimeSeconds: waitSeconds, MessageSystemAttributeNames: ["All"], MessageAttributeNames: ["All"] }),
+      { abortSignal: stopping.signal },
+    );
+    return Messages;
+  };
+
+  const loop = async () => {
+    while (!stopping.signal.aborted) {
+      try {
+        const messages = await receive(batchSize, 1);
+        if (messages.length === 0) continue;
+        const windowEnds = Date.now() + (options.batchWindowMs ?? 0);
+        while (messages.length < batchSize && Date.now() < windowEnds && !stopping.signal.aborted) {
+          const more = await receive(batchSize - messages.length, 0);
+          if (more.length === 0) await new Promise((r) => setTimeout(r, Math.min(20, windowEnds - Date.now())));
+          messages.push(...more);
+        }
+        await invoke(messages);
+      } catch (error) {
+        if (stopping.signal.aborted) break;
+        stats.errors++;
+        options.onError?.(error);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  };
+
+  const invoke = async (messages: Message[]) => {
+    const records = messages.map((m) => toRecord(m, arn));
+    stats.records += records.length;
+    stats.invocations++;
+    let failed: Set<string>;
+    try {
+      const response = await options.handler({ Records: records });
+      failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+    } catch (error) {
+      stats.errors++;
+      stats.failedRecords += records.length;
+      options.onError?.(error);
+      return;
+    }
+    stats.failedRecords += failed.size;
+    const done = messages.filter((m) => !failed.has(m.MessageId ?? ""));
+    for (let start = 0; start < done.length; start += 10) {
+      await options.client.send(
+        new DeleteMessageBatchCommand({ QueueUrl: options.queueUrl, Entries: done.slice(start, start + 10).map((m, i) => ({ Id: `d${start + i}`, ReceiptHandle: m.ReceiptHandle })) }),
+      );
+    }
+  };
+
+  const loops = Array.from({ length: options.concurrency ?? 1 }, () => loop());
+  return {
+    stats,
+    stop: async () => {
+      stopping.abort();
+      await Promise.allSettled(loops);
+    },
+  };
+}
+
+function toRecord(message: Message, arn: string): SQSRecord {
+  const a = message.Attributes ?? {};
+  return {
+    messageId: message.MessageId ?? "",
+    receiptHandle: message.ReceiptHandle ?? "",
+    body: message.Body ?? "",
+    attributes: {
+      ApproximateReceiveCount: a.ApproximateReceiveCount ?? "1",
+      SentTimestamp: a.SentTimestamp ?? String(Date.now()),
+      SenderId: a.SenderId ?? "local",
+      ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      ...(a.MessageGroupId !== undefined ? { MessageGroupId: a.MessageGroupId } : {}),
+      ...(a.MessageDeduplicationId !== undefined ? { MessageDeduplicationId: a.MessageDeduplicationId } : {}),
+      ...(a.SequenceNumber !== undefined ? { SequenceNumber: a.SequenceNumber } : {}),
+    },
+    messageAttributes: Object.fromEntries(
+      Object.entries(message.MessageAttributes ?? {}).map(([name, v]) => [name, { dataType: v.DataType ?? "String", ...(v.StringValue !== undefined ? { stringValue: v.StringValue } : {}) }]),
+    ),
+    md5OfBody: message.MD5OfBody ?? "",
+    eventSource: "aws:sqs",
+    eventSourceARN: arn,
+    awsRegion: LOCAL_REGION,
+  };
+}

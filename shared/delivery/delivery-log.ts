@@ -1,0 +1,200 @@
+import {
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateTimeToLiveCommand,
+  type AttributeValue,
+  type DynamoDBClientConfig,
+} from "@aws-sdk/client-dynamodb";
+import { ensurePkSkTable } from "../dynamo/pk-sk-table";
+import { ValidationError } from "../errors";
+
+/**
+ * The deliveries table: every attempt to POST to a webhook, kept for `ttlDays`, and the
+ * makeup of a request that failed (so its retry sends exactly the same body under the
+ * same `webhook-id`). Generic keys, one partition per sink:
+ *
+ * | item    | pk            | sk                                       | attributes                       |
+ * |---------|---------------|------------------------------------------|----------------------------------|
+ * | attempt | `SINK#<id>`   | `ATTEMPT#<ms, 13 digits>#<webhook-id>#<n>` | see DeliveryAttempt, ExpiresAt |
+ * | pending | `SINK#<id>`   | `PENDING#<first delivery ID>`            | Members (L of S), Attempts (N), FirstAttemptAt (N), LastError (S), ExpiresAt |
+ *
+ * `ExpiresAt` (epoch seconds) is the table's TTL attribute.
+ */
+export const DELIVERIES_TTL_ATTRIBUTE = "ExpiresAt";
+
+/** What happened to one attempt. */
+export type AttemptOutcome = "delivered" | "retrying" | "dead-lettered" | "disabled" | "discarded";
+
+export interface DeliveryAttempt {
+  readonly SinkID: string;
+  /** The request's `webhook-id`. */
+  readonly DeliveryID: string;
+  /** 1 for the first try of this request. */
+  readonly Attempt: number;
+  readonly Outcome: AttemptOutcome;
+  /** The HTTP status, or 0 when no answer came (or no request was made). */
+  readonly StatusCode: number;
+  readonly LatencyMs: number;
+  readonly Error: string;
+  /** How many events the request carried, and their index range. */
+  readonly Events: number;
+  readonly FirstIndex: number;
+  readonly LastIndex: number;
+  /** Epoch ms of the attempt. */
+  readonly At: number;
+  /** Epoch ms of the next try, when one is scheduled. */
+  readonly NextAttemptAt?: number;
+}
+
+/** A request that failed and will be retried: the same deliveries, in the same order. */
+export interface PendingDelivery {
+  readonly Members: readonly string[];
+  /** Attempts made so far. */
+  readonly Attempts: number;
+  readonly FirstAttemptAt: number;
+  readonly LastError: string;
+}
+
+export interface DeliveryLog {
+  record(attempt: DeliveryAttempt): Promise<void>;
+  /** The newest attempts first; `nextToken` continues where a page stopped. */
+  list(sinkId: string, page: { limit: number; nextToken?: string }): Promise<{ attempts: DeliveryAttempt[]; nextToken?: string }>;
+  pending(sinkId: string, firstDeliveryId: string): Promise<PendingDelivery | undefined>;
+  savePending(sinkId: string, firstDeliveryId: string, pending: PendingDelivery): Promise<void>;
+  clearPending(sinkId: string, firstDeliveryId: string): Promise<void>;
+}
+
+export interface DynamoDeliveryLogOptions {
+  readonly tableName: string;
+  /** How long attempts are kept. @default 7 */
+  readonly ttlDays?: number;
+  readonly client?: DynamoDBClient;
+  readonly clientConfig?: DynamoDBClientConfig;
+}
+
+type Item = Record<string, AttributeValue>;
+
+const partition = (sinkId: string): AttributeValue => ({ S: `SINK#${sinkId}` });
+const ATTEMPT_PREFIX = "ATTEMPT#";
+
+export class DynamoDeliveryLog implements DeliveryLog {
+  private readonly client: DynamoDBClient;
+  private readonly ttlSeconds: number;
+
+  constructor(private readonly options: DynamoDeliveryLogOptions) {
+    this.client = options.client ?? new DynamoDBClient(options.clientConfig ?? {});
+    this.ttlSeconds = (options.ttlDays ?? 7) * 86_400;
+  }
+
+  async record(attempt: DeliveryAttempt): Promise<void> {
+    const sk = `${ATTEMPT_PREFIX}${String(attempt.At).padStart(13, "0")}#${attempt.DeliveryID}#${attempt.Attempt}`;
+    const item: Item = {
+      pk: partition(attempt.SinkID),
+      sk: { S: sk },
+      SinkID: { S: attempt.SinkID },
+      DeliveryID: { S: attempt.DeliveryID },
+      Attempt: { N: String(attempt.Attempt) },
+      Outcome: { S: attempt.Outcome },
+      StatusCode: { N: String(attempt.StatusCode) },
+      LatencyMs: { N: String(attempt.LatencyMs) },
+      Error: { S: attempt.Error },
+      Events: { N: String(attempt.Events) },
+      FirstIndex: { N: String(attempt.FirstIndex) },
+      LastIndex: { N: String(attempt.LastIndex) },
+      At: { N: String(attempt.At) },
+      [DELIVERIES_TTL_ATTRIBUTE]: { N: String(Math.floor(attempt.At / 1000) + this.ttlSeconds) },
+      ...(attempt.NextAttemptAt !== undefined ? { NextAttemptAt: { N: String(attempt.NextAttemptAt) } } : {}),
+    };
+    await this.client.send(new PutItemCommand({ TableName: this.options.tableName, Item: item }));
+  }
+
+  async list(sinkId: string, page: { limit: number; nextToken?: string }): Promise<{ attempts: DeliveryAttempt[]; nextToken?: string }> {
+    const result = await this.client.send(
+      new QueryCommand({
+        TableName: this.options.tableName,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues: { ":pk": partition(sinkId), ":prefix": { S: ATTEMPT_PREFIX } },
+        ScanIndexForward: false,
+        Limit: page.limit,
+        ...(page.nextToken !== undefined ? { ExclusiveStartKey: { pk: partition(sinkId), sk: { S: decodeNextToken(page.nextToken) } } } : {}),
+      }),
+    );
+    const last = result.LastEvaluatedKey?.sk?.S;
+    return { attempts: (result.Items ?? []).map(attemptFromItem), ...(last !== undefined ? { nextToken: Buffer.from(last).toString("base64url") } : {}) };
+  }
+
+  async pending(sinkId: string, firstDeliveryId: string): Promise<PendingDelivery | undefined> {
+    const { Item } = await this.client.send(new GetItemCommand({ TableName: this.options.tableName, Key: pendingKey(sinkId, firstDeliveryId), ConsistentRead: true }));
+    if (!Item) return undefined;
+    return {
+      Members: (Item.Members?.L ?? []).map((m) => m.S ?? "").filter((m) => m !== ""),
+      Attempts: Number(Item.Attempts?.N ?? 0),
+      FirstAttemptAt: Number(Item.FirstAttemptAt?.N ?? 0),
+      LastError: Item.LastError?.S ?? "",
+    };
+  }
+
+  async savePending(sinkId: string, firstDeliveryId: string, pending: PendingDelivery): Promise<void> {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.options.tableName,
+        Item: {
+          ...pendingKey(sinkId, firstDeliveryId),
+          Members: { L: pending.Members.map((m) => ({ S: m })) },
+          Attempts: { N: String(pending.Attempts) },
+          FirstAttemptAt: { N: String(pending.FirstAttemptAt) },
+          LastError: { S: pending.LastError },
+          // Past SQS's longest retention nothing can retry it any more.
+          [DELIVERIES_TTL_ATTRIBUTE]: { N: String(Math.floor(pending.FirstAttemptAt / 1000) + 15 * 86_400) },
+        },
+      }),
+    );
+  }
+
+  async clearPending(sinkId: string, firstDeliveryId: string): Promise<void> {
+    await this.client.send(new DeleteItemCommand({ TableName: this.options.tableName, Key: pendingKey(sinkId, firstDeliveryId) }));
+  }
+}
+
+function pendingKey(sinkId: string, firstDeliveryId: string): Item {
+  return { pk: partition(sinkId), sk: { S: `PENDING#${firstDeliveryId}` } };
+}
+
+function decodeNextToken(token: string): string {
+  const sk = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, "base64url").toString("utf8") : "";
+  if (!sk.startsWith(ATTEMPT_PREFIX)) throw new ValidationError(`next_token ${JSON.stringify(token.slice(0, 100))} is not a token this API gave out`);
+  return sk;
+}
+
+function attemptFromItem(item: Item): DeliveryAttempt {
+  const n = (name: string) => Number(item[name]?.N ?? 0);
+  const s = (name: string) => item[name]?.S ?? "";
+  return {
+    SinkID: s("SinkID"),
+    DeliveryID: s("DeliveryID"),
+    Attempt: n("Attempt"),
+    Outcome: s("Outcome") as AttemptOutcome,
+    StatusCode: n("StatusCode"),
+    LatencyMs: n("LatencyMs"),
+    Error: s("Error"),
+    Events: n("Events"),
+    FirstIndex: n("FirstIndex"),
+    LastIndex: n("LastIndex"),
+    At: n("At"),
+    ...(item.NextAttemptAt?.N !== undefined ? { NextAttemptAt: n("NextAttemptAt") } : {}),
+  };
+}
+
+/** Creates the deliveries table with its TTL if it does not exist (local runtime and tests; the CDK does this in AWS). */
+export async function ensureDeliveriesTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  await ensurePkSkTable(client, tableName);
+  await client
+    .send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: DELIVERIES_TTL_ATTRIBUTE, Enabled: true } }))
+    .catch((error: Error) => {
+      // Already enabled (a second start) is fine.
+      if (!/already enabled|TimeToLive is already/i.test(error.message)) throw error;
+    });
+}

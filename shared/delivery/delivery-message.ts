@@ -1,0 +1,37 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { NomadBusDetailSchema, type NomadBusDetail } from "../streamer/event-contract";
+
+/**
+ * One message on the FIFO delivery queue: one event for one sink. `MessageGroupId` is the
+ * sink ID (deliveries of one sink are strictly ordered); `MessageDeduplicationId` is the
+ * delivery ID, so an event the streamer re-sends never reaches a webhook twice within
+ * SQS's 5-minute deduplication window. Claim-checked events keep their reference.
+ */
+export const DeliveryMessageSchema = z.object({
+  sinkId: z.string().min(1),
+  deliveryId: z.string().min(1),
+  detail: NomadBusDetailSchema,
+  /** Set on messages sent back by a redrive. */
+  redriven: z.boolean().optional(),
+});
+export type DeliveryMessage = z.infer<typeof DeliveryMessageSchema>;
+
+/** Stable for a (sink, event) pair: 32 hex characters, valid as an SQS deduplication ID. */
+export function deliveryId(sinkId: string, eventId: string): string {
+  return createHash("sha256").update(`${sinkId}\u0000${eventId}`).digest("hex").slice(0, 32);
+}
+
+/**
+ * The `webhook-id` of one POST: `msg_` + the delivery ID when it carries one event, or a
+ * hash of its deliveries in order when it carries several. The same body always has the
+ * same ID, and a different body never does.
+ */
+export function webhookId(deliveryIds: readonly string[]): string {
+  if (deliveryIds.length === 1) return `msg_${deliveryIds[0]}`;
+  return `msg_${createHash("sha256").update(deliveryIds.join(",")).digest("hex").slice(0, 32)}`;
+}
+
+export function deliveryMessage(sinkId: string, detail: NomadBusDetail): DeliveryMessage {
+  return { sinkId, deliveryId: deliveryId(sinkId, detail.id), detail };
+}

@@ -1,0 +1,184 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { matchesTopics } from "../nomad/topic-filter";
+import type { MetricsSink } from "../observability/metrics";
+import { fullJitter, sleep } from "../retry/backoff";
+import { GAP_TOPIC, NomadBusDetailSchema, type NomadBusDetail } from "../streamer/event-contract";
+import { describeValue } from "../errors";
+import { deliveryMessage, type DeliveryMessage } from "./delivery-message";
+import type { SinkCache } from "./sink-cache";
+
+/** One record of the ingest queue: an EventBridge event as the bus's SQS target writes it. */
+export interface IngestRecord {
+  readonly messageId: string;
+  readonly body: string;
+}
+
+/** One message for the FIFO delivery queue. */
+export interface OutgoingMessage {
+  /** Unique within one send call. */
+  readonly id: string;
+  readonly body: string;
+  readonly groupId: string;
+  readonly deduplicationId: string;
+}
+
+export interface DeliveryQueueWriter {
+  /** Sends up to 10 messages in one call; returns the IDs of entries that failed (with why). */
+  sendBatch(messages: readonly OutgoingMessage[]): Promise<Array<{ id: string; error: string }>>;
+}
+
+export interface FanoutOptions {
+  readonly sinks: SinkCache;
+  readonly queue: DeliveryQueueWriter;
+  /** Replaces an event's payload with an S3 reference (claim check) when a message would be too large. */
+  readonly offload?: (detail: NomadBusDetail) => Promise<NomadBusDetail>;
+  /** SQS's message size limit. @default 262,144 */
+  readonly maxMessageBytes?: number;
+  /** Attempts per SendMessageBatch before the records are reported failed. @default 5 */
+  readonly sendAttempts?: number;
+  readonly retryBaseMs?: number;
+  readonly logger: Logger;
+  readonly metrics?: MetricsSink;
+}
+
+/** SQS's limits on one SendMessageBatch. */
+const SEND_BATCH_MAX_ENTRIES = 10;
+export const SQS_DEFAULT_MAX_MESSAGE_BYTES = 262_144;
+
+export class MalformedIngestRecordError extends Error {
+  override readonly name = "MalformedIngestRecordError";
+}
+
+/** Reads the Nomad event out of an EventBridge-to-SQS record. */
+export function parseIngestRecord(body: string): NomadBusDetail {
+  let envelope: unknown;
+  try {
+    envelope = JSON.parse(body);
+  } catch (error) {
+    throw new MalformedIngestRecordError(`the record is not JSON (${(error as Error).message}): ${describeValue(body.slice(0, 200))}`);
+  }
+  const detail = (envelope as { detail?: unknown } | null)?.detail;
+  if (detail === undefined) throw new MalformedIngestRecordError(`the record is not an EventBridge event (no "detail"): ${describeValue(body.slice(0, 200))}`);
+  const parsed = NomadBusDetailSchema.safeParse(detail);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new MalformedIngestRecordError(`the record's detail is not a Nomad bus event: ${issue?.path.join(".") || "detail"} ${issue?.message ?? "is invalid"}`);
+  }
+  return parsed.data;
+}
+
+/** A gap marker concerns every sink: any of them may have missed events. */
+function matches(topics: Parameters<typeof matchesTopics>[0], detail: NomadBusDetail): boolean {
+  return detail.event.Topic === GAP_TOPIC || matchesTopics(topics, detail.event);
+}
+
+/**
+ * The fan-out: matches each bus event against the enabled sinks and queues one delivery
+ * message per (sink, event) on the FIFO delivery queue, grouped by sink. Records are
+ * handled in index order; a record whose messages could not all be queued is reported
+ * failed (SQS redelivers it; deduplication IDs keep the resend from doubling deliveries).
+ */
+export class Fanout {
+  private readonly maxMessageBytes: number;
+
+  constructor(private readonly options: FanoutOptions) {
+    this.maxMessageBytes = options.maxMessageBytes ?? SQS_DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
+  /** Returns the message IDs of records to report as failed (SQS partial batch response). */
+  async handle(records: readonly IngestRecord[]): Promise<string[]> {
+    const { logger, metrics } = this.options;
+    const failed = new Set<string>();
+    const parsed: Array<{ record: IngestRecord; detail: NomadBusDetail }> = [];
+    for (const record of records) {
+      try {
+        parsed.push({ record, detail: parseIngestRecord(record.body) });
+      } catch (error) {
+        // Never dropped: reported failed, it ends in the ingest dead-letter queue after the retries.
+        logger.error("ingest record is not a Nomad bus event", { messageId: record.messageId, error: (error as Error).message });
+        metrics?.add("FanoutMalformed", "Count", 1);
+        failed.add(record.messageId);
+      }
+    }
+    // Stable sort: events of one index keep their arrival order.
+    parsed.sort((a, b) => a.detail.frameIndex - b.detail.frameIndex);
+    metrics?.add("FanoutEvents", "Count", parsed.length);
+
+    let sinks;
+    try {
+      sinks = await this.options.sinks.enabledSinks();
+    } catch (error) {
+      logger.error("could not read the sinks; the batch will be retried", { error: (error as Error).message });
+      return records.map((r) => r.messageId);
+    }
+
+    const outgoing: Array<{ message: OutgoingMessage; recordId: string }> = [];
+    for (const { record, detail } of parsed) {
+      try {
+        let shared = detail;
+        for (const sink of sinks) {
+          if (!matches(sink.Topics, detail)) continue;
+          let message = deliveryMessage(sink.ID, shared);
+          let body = JSON.stringify(message);
+          if (Buffer.byteLength(body) > this.maxMessageBytes && shared.payloadRef === undefined) {
+            if (!this.options.offload) throw new Error(`event ${detail.id} makes a ${Buffer.byteLength(body)}-byte delivery message, over SQS's ${this.maxMessageBytes}, and no payload bucket is configured (PAYLOAD_BUCKET)`);
+            shared = await this.options.offload(detail);
+            message = deliveryMessage(sink.ID, shared);
+            body = JSON.stringify(message);
+          }
+          if (Buffer.byteLength(body) > this.maxMessageBytes) throw new Error(`event ${detail.id} makes a ${Buffer.byteLength(body)}-byte delivery message even by reference, over SQS's ${this.maxMessageBytes}`);
+          outgoing.push({ recordId: record.messageId, message: toOutgoing(message, body, outgoing.length) });
+        }
+      } catch (error) {
+        logger.error("could not prepare deliveries for an event", { eventId: detail.id, messageId: record.messageId, error: (error as Error).message });
+        failed.add(record.messageId);
+      }
+    }
+
+    // Messages of one sink must enter its group in order: batches go one after another, and
+    // once a sink's message fails, its later messages wait for the resend of the failed record.
+    const blockedSinks = new Set<string>();
+    for (let start = 0; start < outgoing.length; start += SEND_BATCH_MAX_ENTRIES) {
+      const batch: typeof outgoing = [];
+      for (const o of outgoing.slice(start, start + SEND_BATCH_MAX_ENTRIES)) {
+        if (failed.has(o.recordId) || blockedSinks.has(o.message.groupId)) {
+          failed.add(o.recordId);
+          blockedSinks.add(o.message.groupId);
+        } else batch.push(o);
+      }
+      if (batch.length === 0) continue;
+      const errors = await this.sendWithRetries(batch.map((o) => o.message));
+      for (const { id, error } of errors) {
+        const o = batch.find((b) => b.message.id === id);
+        if (o === undefined) continue;
+        logger.error("could not queue a delivery; the event will be retried", { messageId: o.recordId, sinkId: o.message.groupId, error });
+        failed.add(o.recordId);
+        blockedSinks.add(o.message.groupId);
+      }
+      metrics?.add("FanoutMessagesQueued", "Count", batch.length - errors.length);
+    }
+    if (failed.size > 0) metrics?.add("FanoutFailedRecords", "Count", failed.size);
+    return [...failed];
+  }
+
+  private async sendWithRetries(messages: OutgoingMessage[]): Promise<Array<{ id: string; error: string }>> {
+    const attempts = this.options.sendAttempts ?? 5;
+    let remaining = messages;
+    let errors: Array<{ id: string; error: string }> = [];
+    for (let attempt = 0; attempt < attempts && remaining.length > 0; attempt++) {
+      if (attempt > 0) await sleep(fullJitter(attempt, this.options.retryBaseMs ?? 100, 2_000));
+      try {
+        errors = await this.options.queue.sendBatch(remaining);
+      } catch (error) {
+        errors = remaining.map((m) => ({ id: m.id, error: (error as Error).message }));
+      }
+      const failedIds = new Set(errors.map((e) => e.id));
+      remaining = remaining.filter((m) => failedIds.has(m.id));
+    }
+    return errors;
+  }
+}
+
+function toOutgoing(message: DeliveryMessage, body: string, n: number): OutgoingMessage {
+  return { id: `m${n}`, body, groupId: message.sinkId, deduplicationId: message.deliveryId };
+}
