@@ -1,5 +1,6 @@
 import { Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
+import { Delivery } from "./constructs/delivery";
 import { SinksApi } from "./constructs/sinks-api";
 import { SinksTable } from "./constructs/sinks-table";
 
@@ -13,6 +14,7 @@ export class NomadEventSinksStack extends Stack {
   constructor(scope: Construct, id: string, props: NomadEventSinksStackProps) {
     super(scope, id, props);
     const sinks = new SinksTable(this, "Sinks");
-    new SinksApi(this, "SinksApi", { table: sinks.table, bundleDir: props.bundleDir });
+    const delivery = new Delivery(this, "Delivery", { sinksTable: sinks.table, bundleDir: props.bundleDir });
+    new SinksApi(this, "SinksApi", { table: sinks.table, delivery, bundleDir: props.bundleDir });
   }
 }

@@ -1,5 +1,6 @@
 import { ConfigError, intEnv, optionalEnv, requireEnv, type Env } from "../../shared/config/env";
-import { ALLOWED_CIDRS_ENV, parseCidrList, type Cidr } from "../../shared/delivery/ssrf-guard";
+import { readAllowedCidrs } from "../../shared/delivery/allowed-cidrs";
+import type { Cidr } from "../../shared/delivery/ssrf-guard";
 import { SQS_MAX_RETENTION_SECONDS, SQS_MAX_VISIBILITY_SECONDS, type RetryPolicy } from "../../shared/delivery/retry-policy";
 
 export interface DeliverConfig {
@@ -17,17 +18,6 @@ export interface DeliverConfig {
   readonly payloadBucket?: string;
   readonly s3ForcePathStyle: boolean;
   readonly metricsNamespace: string;
-}
-
-/** The webhook allowlist (CIDRs that may be reached although internal), shared with the sinks API. */
-export function readAllowedCidrs(env: Env): Cidr[] {
-  const raw = optionalEnv(env, ALLOWED_CIDRS_ENV);
-  if (raw === undefined) return [];
-  try {
-    return parseCidrList(raw);
-  } catch (error) {
-    throw new ConfigError(`Environment variable ${ALLOWED_CIDRS_ENV}: ${(error as Error).message}`);
-  }
 }
 
 /** Reads and checks the deliver function's configuration; a bad variable fails with its name. */

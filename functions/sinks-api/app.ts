@@ -3,6 +3,9 @@ import { staticTokenSource } from "../../shared/api/auth";
 import { SecretsManagerTokenSource } from "../../shared/api/secrets-manager-token-source";
 import { createSinksApi } from "../../shared/api/sinks-api";
 import type { Env } from "../../shared/config/env";
+import { DynamoDeliveryLog } from "../../shared/delivery/delivery-log";
+import { SqsDeliveryQueue } from "../../shared/delivery/sqs-delivery-queue";
+import { AddressGuard } from "../../shared/delivery/ssrf-guard";
 import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
 import { readSinksApiConfig } from "./config";
 
@@ -10,5 +13,13 @@ import { readSinksApiConfig } from "./config";
 export function sinksApiFromEnv(env: Env, logger: Logger) {
   const config = readSinksApiConfig(env);
   const tokens = "value" in config.token ? staticTokenSource(config.token.value) : new SecretsManagerTokenSource({ secretId: config.token.secretId });
-  return createSinksApi({ store: new DynamoSinkStore({ tableName: config.tableName }), tokens, logger });
+  const queue = new SqsDeliveryQueue({ queueUrl: config.queueUrl, deadLetterQueueUrl: config.deadLetterQueueUrl });
+  return createSinksApi({
+    store: new DynamoSinkStore({ tableName: config.tableName }),
+    tokens,
+    logger,
+    addressGuard: new AddressGuard({ allowedCidrs: config.allowedCidrs }),
+    deliveries: new DynamoDeliveryLog({ tableName: config.deliveriesTable, ttlDays: config.logTtlDays }),
+    redrive: (sinkId) => queue.redrive(sinkId),
+  });
 }

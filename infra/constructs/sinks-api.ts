@@ -6,9 +6,14 @@ import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Secret, type ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import { BundledFunction } from "./bundled-function";
+import type { Delivery } from "./delivery";
 
 export interface SinksApiProps {
   readonly table: ITableV2;
+  /** Delivery resources: the attempt log (read) and the queues (redrive). */
+  readonly delivery: Pick<Delivery, "deliveriesTable" | "queue" | "deadLetterQueue">;
+  /** Internal CIDRs webhooks may be registered with anyway. @default none */
+  readonly allowedCidrs?: readonly string[];
   readonly bundleDir: string;
   /** The management token's secret. @default a generated secret */
   readonly managementToken?: ISecret;
@@ -41,9 +46,20 @@ export class SinksApi extends Construct {
       name: "sinks-api",
       bundleDir: props.bundleDir,
       timeout: Duration.seconds(10),
-      environment: { SINKS_TABLE: props.table.tableName, SINKS_MANAGEMENT_TOKEN_SECRET_ARN: this.managementToken.secretArn },
+      environment: {
+        SINKS_TABLE: props.table.tableName,
+        SINKS_MANAGEMENT_TOKEN_SECRET_ARN: this.managementToken.secretArn,
+        DELIVERIES_TABLE: props.delivery.deliveriesTable.tableName,
+        DELIVERY_QUEUE_URL: props.delivery.queue.queueUrl,
+        DELIVERY_DLQ_URL: props.delivery.deadLetterQueue.queueUrl,
+        ...(props.allowedCidrs?.length ? { WEBHOOK_ALLOWED_CIDRS: props.allowedCidrs.join(",") } : {}),
+      },
     });
     props.table.grantReadWriteData(this.handler.function);
+    props.delivery.deliveriesTable.grantReadData(this.handler.function);
+    // Redrive: take a sink's messages off the dead-letter queue and send them back.
+    props.delivery.deadLetterQueue.grantConsumeMessages(this.handler.function);
+    props.delivery.queue.grantSendMessages(this.handler.function);
     this.managementToken.grantRead(this.handler.function);
 
     this.api = new HttpApi(this, "Api", {

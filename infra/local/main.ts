@@ -4,7 +4,11 @@ import { sinksApiFromEnv } from "../../functions/sinks-api/app";
 import { intEnv, optionalEnv } from "../../shared/config/env";
 import { createLogger } from "../../shared/observability/logger";
 import { ensureSinksTable } from "../../shared/sinks/create-sinks-table";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { ensureDeliveriesTable } from "../../shared/delivery/delivery-log";
 import { startDynamoDbLocal } from "./dynamodb-local";
+import { startFauxqsServer } from "./fauxqs-server";
+import { ensureFifoQueueWithDlq } from "./sqs/queues";
 import { startHttpApiServer } from "./http-api-server";
 import { localAwsEnvironment } from "./local-aws";
 import { localManagementToken } from "./management-token";
@@ -22,6 +26,9 @@ Environment:
   SINKS_MANAGEMENT_TOKEN  the management token; when unset, one is generated once,
                           saved in <data dir>/management-token and printed
   SINKS_TABLE             DynamoDB table name (default nomad-event-sinks)
+  DELIVERIES_TABLE        DynamoDB table of delivery attempts (default nomad-event-sinks-deliveries)
+  WEBHOOK_ALLOWED_CIDRS   internal CIDRs webhooks may reach anyway, e.g. 127.0.0.0/8
+                          (default none: loopback and private addresses are refused)
   LOCAL_DATA_DIR          where local state is kept (default .data)
 `;
 
@@ -41,10 +48,16 @@ async function main(): Promise<void> {
   const { token, source } = localManagementToken(env.SINKS_MANAGEMENT_TOKEN, join(dataDir, "management-token"));
 
   const dynamo = await startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb") });
-  Object.assign(process.env, localAwsEnvironment({ dynamodb: dynamo.endpoint }), { SINKS_TABLE: tableName, SINKS_MANAGEMENT_TOKEN: token });
+  const fauxqs = await startFauxqsServer();
+  const deliveriesTable = optionalEnv(env, "DELIVERIES_TABLE") ?? "nomad-event-sinks-deliveries";
+  Object.assign(process.env, localAwsEnvironment({ dynamodb: dynamo.endpoint, sqs: fauxqs.endpoint }), { SINKS_TABLE: tableName, DELIVERIES_TABLE: deliveriesTable, SINKS_MANAGEMENT_TOKEN: token });
   const client = new DynamoDBClient({});
   await ensureSinksTable(client, tableName);
+  await ensureDeliveriesTable(client, deliveriesTable);
   client.destroy();
+  const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
+  const queues = await ensureFifoQueueWithDlq(sqs, "nomad-event-sinks-delivery");
+  Object.assign(process.env, { DELIVERY_QUEUE_URL: queues.queueUrl, DELIVERY_DLQ_URL: queues.dlqUrl });
 
   const logger = createLogger("local");
   const api = await startHttpApiServer(sinksApiFromEnv(process.env, logger), { port, host });
@@ -76,6 +89,8 @@ Ctrl-C stops everything; sinks are kept for the next start.
     stopping = true;
     process.stdout.write(`\n${signal}: stopping…\n`);
     await api.close();
+    sqs.destroy();
+    await fauxqs.stop();
     await dynamo.stop();
     process.exit(0);
   };

@@ -4,6 +4,8 @@ import { ConflictError, NotFoundError, ValidationError } from "../errors";
 import type { Sink } from "../sinks/sink";
 import { parseSinkId, parseSinkRegistration, toPublicSink } from "../sinks/sink";
 import type { SinkStore } from "../sinks/sink-store";
+import type { DeliveryAttempt, DeliveryLog } from "../delivery/delivery-log";
+import { BlockedAddressError, type AddressGuard } from "../delivery/ssrf-guard";
 import { presentedToken, tokensEqual, type TokenSource } from "./auth";
 import { empty, HttpError, json, queryMeta, text, writeMeta, type Response } from "./http";
 
@@ -12,6 +14,12 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 export interface SinksApiDeps {
   readonly store: SinkStore;
+  /** Refuses webhook addresses that reach internal networks (checked again at every delivery). */
+  readonly addressGuard: Pick<AddressGuard, "checkHost">;
+  /** The attempt log, for `GET /v1/event/sink/:id/deliveries`. */
+  readonly deliveries: Pick<DeliveryLog, "list">;
+  /** Sends a sink's dead-lettered deliveries back to the delivery queue, in order. */
+  readonly redrive: (sinkId: string) => Promise<{ moved: number }>;
   readonly tokens: TokenSource;
   readonly logger: Logger;
   readonly now?: () => number;
@@ -71,6 +79,36 @@ function parseJsonBody(request: Request): unknown {
   }
 }
 
+/** Page size of `GET /v1/event/sink/:id/deliveries`: Nomad's `per_page`. */
+export const DELIVERIES_PER_PAGE_DEFAULT = 50;
+export const DELIVERIES_PER_PAGE_MAX = 500;
+
+function perPage(query: Readonly<Record<string, string | undefined>>): number {
+  const raw = query.per_page;
+  if (raw === undefined || raw === "") return DELIVERIES_PER_PAGE_DEFAULT;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < 1 || value > DELIVERIES_PER_PAGE_MAX) {
+    throw new HttpError(400, `per_page must be a whole number from 1 to ${DELIVERIES_PER_PAGE_MAX}, but ${JSON.stringify(raw.slice(0, 50))} was given`);
+  }
+  return value;
+}
+
+function attemptView(attempt: DeliveryAttempt) {
+  return {
+    DeliveryID: attempt.DeliveryID,
+    Attempt: attempt.Attempt,
+    Outcome: attempt.Outcome,
+    StatusCode: attempt.StatusCode,
+    LatencyMs: attempt.LatencyMs,
+    Error: attempt.Error,
+    Events: attempt.Events,
+    FirstIndex: attempt.FirstIndex,
+    LastIndex: attempt.LastIndex,
+    At: new Date(attempt.At).toISOString(),
+    NextAttemptAt: attempt.NextAttemptAt !== undefined ? new Date(attempt.NextAttemptAt).toISOString() : null,
+  };
+}
+
 function secretView(sink: Sink, now: number) {
   return {
     ID: sink.ID,
@@ -99,8 +137,26 @@ export function createSinksApi(deps: SinksApiDeps): (event: APIGatewayProxyEvent
     if (registration.ID !== id) {
       throw new HttpError(400, `Event sink name does not match request path: the body has ID ${JSON.stringify(registration.ID)}, the path ${JSON.stringify(id)}`);
     }
+    await checkAddress(registration.Address);
     const { index } = await store.put(registration, now());
     return empty(writeMeta(index));
+  }
+
+  /** A webhook that reaches an internal network is refused here, before anything is stored. */
+  async function checkAddress(address: string): Promise<void> {
+    try {
+      await deps.addressGuard.checkHost(new URL(address).hostname);
+    } catch (error) {
+      if (error instanceof BlockedAddressError) throw new HttpError(400, `event sink Address ${JSON.stringify(address)} is not allowed: ${error.message}`);
+      // A name that does not resolve yet is accepted: every delivery resolves and checks it again.
+      logger.info("webhook host does not resolve at registration; deliveries will retry it", { address, error: (error as Error).message });
+    }
+  }
+
+  async function existingSink(id: string): Promise<Sink> {
+    const { value: sink } = await store.get(id);
+    if (sink === undefined) throw new NotFoundError("event sink not found");
+    return sink;
   }
 
   async function getSecret(request: Request, id: string): Promise<Response> {
@@ -129,6 +185,31 @@ export function createSinksApi(deps: SinksApiDeps): (event: APIGatewayProxyEvent
       },
     },
     { pattern: ["sink", ":id", "secret"], methods: { GET: getSecret } },
+    {
+      pattern: ["sink", ":id", "deliveries"],
+      methods: {
+        GET: async (request, id) => {
+          await existingSink(id);
+          const nextToken = request.query.next_token;
+          const page = await deps.deliveries.list(id, { limit: perPage(request.query), ...(nextToken ? { nextToken } : {}) });
+          return json(page.attempts.map(attemptView), { pretty: request.pretty, headers: page.nextToken !== undefined ? { "x-nomad-nexttoken": page.nextToken } : {} });
+        },
+      },
+    },
+    {
+      pattern: ["sink", ":id", "redrive"],
+      methods: {
+        POST: async (request, id) => {
+          const sink = await existingSink(id);
+          if (sink.Disabled !== undefined) {
+            throw new ConflictError(`event sink ${JSON.stringify(id)} is disabled (${sink.Disabled.Reason}); re-register it to enable it, then redrive`);
+          }
+          const { moved } = await deps.redrive(id);
+          logger.info("redrove dead-lettered deliveries", { sinkId: id, moved });
+          return json({ Redriven: moved }, { pretty: request.pretty });
+        },
+      },
+    },
     {
       pattern: ["sink", ":id", "secret", "rotate"],
       methods: {

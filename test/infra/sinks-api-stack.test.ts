@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { App, Stack } from "aws-cdk-lib";
+import { App, Duration, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Delivery } from "../../infra/constructs/delivery";
 import { SinksApi } from "../../infra/constructs/sinks-api";
 import { SinksTable } from "../../infra/constructs/sinks-table";
 import { NomadEventSinksStack } from "../../infra/stack";
@@ -46,6 +47,9 @@ describe("CDK: sinks table and API", () => {
           POWERTOOLS_SERVICE_NAME: "sinks-api",
           SINKS_TABLE: { Ref: Match.stringLikeRegexp("SinksTable") },
           SINKS_MANAGEMENT_TOKEN_SECRET_ARN: { Ref: Match.stringLikeRegexp("ManagementToken") },
+          DELIVERIES_TABLE: { Ref: Match.stringLikeRegexp("Deliveries") },
+          DELIVERY_QUEUE_URL: { Ref: Match.stringLikeRegexp("DeliveryQueue") },
+          DELIVERY_DLQ_URL: { Ref: Match.stringLikeRegexp("DeliveryDeadLetters") },
         },
       },
     });
@@ -78,7 +82,26 @@ describe("CDK: sinks table and API", () => {
   it("rejects bad props with what was given", () => {
     const stack = new Stack(new App(), "Bad");
     const { table } = new SinksTable(stack, "T");
-    expect(() => new SinksApi(stack, "A", { table, bundleDir, throttleBurstLimit: 0 })).toThrow("throttleBurstLimit must be a positive integer, but 0 was provided");
-    expect(() => new SinksApi(stack, "B", { table, bundleDir: join(bundleDir, "nope") })).toThrow(/no bundle at .*nope\/sinks-api\/index.mjs; run `npm run build` first/);
+    const delivery = new Delivery(stack, "D", { sinksTable: table, bundleDir });
+    expect(() => new SinksApi(stack, "A", { table, delivery, bundleDir, throttleBurstLimit: 0 })).toThrow("throttleBurstLimit must be a positive integer, but 0 was provided");
+    expect(() => new SinksApi(stack, "B", { table, delivery, bundleDir: join(bundleDir, "nope") })).toThrow(/no bundle at .*nope\/sinks-api\/index.mjs; run `npm run build` first/);
+    expect(() => new Delivery(stack, "E", { sinksTable: table, bundleDir, retryHorizon: Duration.days(20) })).toThrow("retryHorizon must be between 1 second and 13 days (SQS keeps messages 14 days at most), but 20 days was provided");
+    expect(() => new Delivery(stack, "F", { sinksTable: table, bundleDir, maxConcurrency: 1 })).toThrow("maxConcurrency must be an integer from 2 to 1000, but 1 was provided");
+  });
+
+  it("delivery: a high-throughput FIFO queue with a FIFO dead-letter queue, the deliver function on it with partial batch responses, an attempt table with TTL", () => {
+    template.hasResourceProperties("AWS::SQS::Queue", {
+      FifoQueue: true,
+      DeduplicationScope: "messageGroup",
+      FifoThroughputLimit: "perMessageGroupId",
+      VisibilityTimeout: 720,
+      RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 1000 },
+    });
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", { BatchSize: 10, FunctionResponseTypes: ["ReportBatchItemFailures"], ScalingConfig: { MaximumConcurrency: 20 } });
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Timeout: 120,
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: "deliver", DELIVERY_RETRY_HORIZON_SECONDS: "259200" }) },
+    });
+    template.hasResourceProperties("AWS::DynamoDB::GlobalTable", { TimeToLiveSpecification: { AttributeName: "ExpiresAt", Enabled: true } });
   });
 });

@@ -1,4 +1,5 @@
-import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { ensureFifoQueueWithDlq } from "../../infra/local/sqs/queues";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { ensureDeliveriesTable } from "../../shared/delivery/delivery-log";
@@ -17,20 +18,7 @@ export function localSqsClient(): SQSClient {
 
 /** A FIFO delivery queue and its FIFO dead-letter queue (redrive after `maxReceiveCount`, as configured in AWS). */
 export async function newDeliveryQueues(sqs: SQSClient, options: { visibilityTimeoutSeconds?: number; maxReceiveCount?: number } = {}) {
-  const name = uniqueName("delivery");
-  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq.fifo`, Attributes: { FifoQueue: "true" } }));
-  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))).Attributes?.QueueArn;
-  const queue = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: `${name}.fifo`,
-      Attributes: {
-        FifoQueue: "true",
-        VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount ?? 1000 }),
-      },
-    }),
-  );
-  return { queueUrl: queue.QueueUrl!, dlqUrl: dlq.QueueUrl! };
+  return ensureFifoQueueWithDlq(sqs, uniqueName("delivery"), { visibilityTimeoutSeconds: 30, ...options });
 }
 
 /**

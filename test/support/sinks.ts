@@ -4,6 +4,10 @@ import { staticTokenSource } from "../../shared/api/auth";
 import { createSinksApi } from "../../shared/api/sinks-api";
 import { ensureSinksTable } from "../../shared/sinks/create-sinks-table";
 import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
+import { DynamoDeliveryLog, ensureDeliveriesTable } from "../../shared/delivery/delivery-log";
+import { SqsDeliveryQueue } from "../../shared/delivery/sqs-delivery-queue";
+import { AddressGuard } from "../../shared/delivery/ssrf-guard";
+import { localSqsClient, newDeliveryQueues } from "./delivery";
 import { uniqueName } from "./names";
 
 /** A fresh sinks table in DynamoDB Local (started by the global setup), unique to the caller. */
@@ -21,11 +25,34 @@ export async function newDynamoSinkStore(): Promise<{ store: DynamoSinkStore; ta
 
 export const TEST_TOKEN = "test-management-token";
 
-/** The real sinks API over a fresh DynamoDB Local table. */
-export async function newSinksApi(options: { now?: () => number } = {}) {
+/**
+ * Test DNS: `localhost` is loopback and every other name resolves to a public address
+ * (93.184.216.34) unless listed; no query leaves the machine.
+ */
+export function fakeResolver(names: Record<string, string[]> = {}): (hostname: string) => Promise<string[]> {
+  const known: Record<string, string[]> = { localhost: ["127.0.0.1", "::1"], ...names };
+  return async (hostname) => known[hostname] ?? ["93.184.216.34"];
+}
+
+/** The real sinks API over fresh DynamoDB Local tables and fauxqs queues; DNS is `fakeResolver(options.dns)`. */
+export async function newSinksApi(options: { now?: () => number; dns?: Record<string, string[]>; allowedCidrs?: string[] } = {}) {
   const { store, tableName, client } = await newDynamoSinkStore();
+  const deliveriesTable = uniqueName("deliveries");
+  await ensureDeliveriesTable(client, deliveriesTable);
+  const deliveries = new DynamoDeliveryLog({ tableName: deliveriesTable, client });
+  const sqs = localSqsClient();
+  const queues = await newDeliveryQueues(sqs);
+  const queue = new SqsDeliveryQueue({ queueUrl: queues.queueUrl, deadLetterQueueUrl: queues.dlqUrl, client: sqs });
   const logger = createLogger("test");
   logger.setLogLevel("SILENT");
-  const api = createSinksApi({ store, tokens: staticTokenSource(TEST_TOKEN), logger, ...(options.now ? { now: options.now } : {}) });
-  return { api, store, tableName, client };
+  const api = createSinksApi({
+    store,
+    tokens: staticTokenSource(TEST_TOKEN),
+    logger,
+    addressGuard: new AddressGuard({ resolve: fakeResolver(options.dns), allowedCidrs: options.allowedCidrs ?? [] }),
+    deliveries,
+    redrive: (sinkId) => queue.redrive(sinkId),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  return { api, store, tableName, client, deliveries, queue, queues, sqs };
 }

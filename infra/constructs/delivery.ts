@@ -1,0 +1,103 @@
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { AttributeType, Billing, TableEncryptionV2, TableV2, type ITableV2 } from "aws-cdk-lib/aws-dynamodb";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import { DELIVERIES_TTL_ATTRIBUTE } from "../../shared/delivery/delivery-log";
+import { PK_SK_KEYS } from "../../shared/dynamo/pk-sk-table";
+import { BundledFunction } from "./bundled-function";
+
+export interface DeliveryProps {
+  /** The sinks table (the deliver function reads sinks, advances LatestIndex, disables on 410). */
+  readonly sinksTable: ITableV2;
+  readonly bundleDir: string;
+  /** How long a failing delivery keeps being retried before it is dead-lettered. @default Duration.hours(72) */
+  readonly retryHorizon?: Duration;
+  /** Internal CIDRs webhooks may reach anyway (WEBHOOK_ALLOWED_CIDRS). @default none */
+  readonly allowedCidrs?: readonly string[];
+  /** Concurrent deliver invocations (the FIFO queue orders per sink regardless). @default 20 */
+  readonly maxConcurrency?: number;
+  /** How long delivery attempts are kept. @default 7 days */
+  readonly attemptLogDays?: number;
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** SQS's own ceiling on retention, and so on a retry horizon (minus a day for the last waits). */
+const MAX_HORIZON = Duration.days(13);
+
+/**
+ * Webhook delivery: the FIFO delivery queue (one message group per sink) and its FIFO
+ * dead-letter queue, the deliveries table (attempt log with TTL), and the deliver
+ * function on the queue with partial batch responses.
+ */
+export class Delivery extends Construct {
+  readonly queue: Queue;
+  readonly deadLetterQueue: Queue;
+  readonly deliveriesTable: TableV2;
+  readonly handler: BundledFunction;
+
+  constructor(scope: Construct, id: string, props: DeliveryProps) {
+    super(scope, id);
+    const horizon = props.retryHorizon ?? Duration.hours(72);
+    if (horizon.toSeconds() < 1 || horizon.toSeconds() > MAX_HORIZON.toSeconds()) {
+      throw new Error(`Delivery ${id}: retryHorizon must be between 1 second and 13 days (SQS keeps messages 14 days at most), but ${horizon.toHumanString()} was provided`);
+    }
+    const concurrency = props.maxConcurrency ?? 20;
+    if (!Number.isInteger(concurrency) || concurrency < 2 || concurrency > 1000) throw new Error(`Delivery ${id}: maxConcurrency must be an integer from 2 to 1000, but ${concurrency} was provided`);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const functionTimeout = Duration.seconds(120);
+
+    this.deliveriesTable = new TableV2(this, "Deliveries", {
+      partitionKey: { name: PK_SK_KEYS.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: PK_SK_KEYS.sortKey, type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      encryption: TableEncryptionV2.awsManagedKey(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: DELIVERIES_TTL_ATTRIBUTE,
+      removalPolicy,
+    });
+    this.deadLetterQueue = new Queue(this, "DeadLetters", {
+      fifo: true,
+      retentionPeriod: Duration.days(14),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      removalPolicy,
+    });
+    this.queue = new Queue(this, "Queue", {
+      fifo: true,
+      // High-throughput FIFO: ordering and deduplication per sink (message group).
+      deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
+      fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+      retentionPeriod: Duration.days(14),
+      // AWS's advice for Lambda sources: at least six times the function's timeout.
+      visibilityTimeout: Duration.seconds(functionTimeout.toSeconds() * 6),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // The deliver function dead-letters by the retry horizon itself; this only catches
+      // a message that keeps crashing the function.
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 1000 },
+      removalPolicy,
+    });
+    this.handler = new BundledFunction(this, "Handler", {
+      name: "deliver",
+      bundleDir: props.bundleDir,
+      timeout: functionTimeout,
+      memorySize: 512,
+      environment: {
+        SINKS_TABLE: props.sinksTable.tableName,
+        DELIVERIES_TABLE: this.deliveriesTable.tableName,
+        DELIVERY_QUEUE_URL: this.queue.queueUrl,
+        DELIVERY_DLQ_URL: this.deadLetterQueue.queueUrl,
+        DELIVERY_RETRY_HORIZON_SECONDS: String(horizon.toSeconds()),
+        DELIVERY_LOG_TTL_DAYS: String(props.attemptLogDays ?? 7),
+        ...(props.allowedCidrs?.length ? { WEBHOOK_ALLOWED_CIDRS: props.allowedCidrs.join(",") } : {}),
+      },
+    });
+    props.sinksTable.grantReadWriteData(this.handler.function);
+    this.deliveriesTable.grantReadWriteData(this.handler.function);
+    this.queue.grantConsumeMessages(this.handler.function);
+    this.deadLetterQueue.grantSendMessages(this.handler.function);
+    this.handler.function.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: concurrency }));
+  }
+}
