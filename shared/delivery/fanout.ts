@@ -112,8 +112,12 @@ export class Fanout {
       return records.map((r) => r.messageId);
     }
 
-    const outgoing: Array<{ message: OutgoingMessage; recordId: string }> = [];
+    // In record order; an entry without a message stands for an event its sink must get
+    // before anything later (its preparation failed, so the sink waits for the resend).
+    const outgoing: Array<{ recordId: string; groupId: string; message?: OutgoingMessage }> = [];
+    let entryIds = 0;
     for (const { record, detail } of parsed) {
+      const start = outgoing.length;
       try {
         let shared = detail;
         for (const sink of sinks) {
@@ -127,33 +131,53 @@ export class Fanout {
             body = JSON.stringify(message);
           }
           if (Buffer.byteLength(body) > this.maxMessageBytes) throw new Error(`event ${detail.id} makes a ${Buffer.byteLength(body)}-byte delivery message even by reference, over SQS's ${this.maxMessageBytes}`);
-          outgoing.push({ recordId: record.messageId, message: toOutgoing(message, body, outgoing.length) });
+          outgoing.push({ recordId: record.messageId, groupId: sink.ID, message: toOutgoing(message, body, entryIds++) });
         }
       } catch (error) {
         logger.error("could not prepare deliveries for an event", { eventId: detail.id, messageId: record.messageId, error: (error as Error).message });
         failed.add(record.messageId);
+        // Every sink the event is for holds its later events until the record's resend.
+        outgoing.length = start;
+        for (const sink of sinks) if (matches(sink.Topics, detail)) outgoing.push({ recordId: record.messageId, groupId: sink.ID });
       }
     }
 
-    // Messages of one sink must enter its group in order: batches go one after another, and
-    // once a sink's message fails, its later messages wait for the resend of the failed record.
+    // Messages of one sink must enter its group in order. SQS reports each entry of a batch
+    // on its own (a failed entry does not fail the ones after it), so one SendMessageBatch
+    // carries at most one message per sink: a failed entry is retried before its sink's next
+    // message is sent. Once a sink's message fails for good, its later messages wait for the
+    // resend of the failed record (and those records are reported failed too); other sinks go on.
     const blockedSinks = new Set<string>();
-    for (let start = 0; start < outgoing.length; start += SEND_BATCH_MAX_ENTRIES) {
-      const batch: typeof outgoing = [];
-      for (const o of outgoing.slice(start, start + SEND_BATCH_MAX_ENTRIES)) {
-        if (failed.has(o.recordId) || blockedSinks.has(o.message.groupId)) {
+    let pending = outgoing;
+    while (pending.length > 0) {
+      const batch: Array<{ recordId: string; groupId: string; message: OutgoingMessage }> = [];
+      const inBatch = new Set<string>();
+      const deferred = new Set<string>();
+      const rest: typeof outgoing = [];
+      for (const o of pending) {
+        if (blockedSinks.has(o.groupId)) {
           failed.add(o.recordId);
-          blockedSinks.add(o.message.groupId);
-        } else batch.push(o);
+        } else if (inBatch.has(o.groupId) || deferred.has(o.groupId) || batch.length >= SEND_BATCH_MAX_ENTRIES) {
+          // Behind a message of its sink that is not settled yet: next round.
+          rest.push(o);
+          deferred.add(o.groupId);
+        } else if (o.message === undefined) {
+          failed.add(o.recordId);
+          blockedSinks.add(o.groupId);
+        } else {
+          batch.push({ recordId: o.recordId, groupId: o.groupId, message: o.message });
+          inBatch.add(o.groupId);
+        }
       }
+      pending = rest;
       if (batch.length === 0) continue;
       const errors = await this.sendWithRetries(batch.map((o) => o.message));
       for (const { id, error } of errors) {
         const o = batch.find((b) => b.message.id === id);
         if (o === undefined) continue;
-        logger.error("could not queue a delivery; the event will be retried", { messageId: o.recordId, sinkId: o.message.groupId, error });
+        logger.error("could not queue a delivery; the event will be retried", { messageId: o.recordId, sinkId: o.groupId, error });
         failed.add(o.recordId);
-        blockedSinks.add(o.message.groupId);
+        blockedSinks.add(o.groupId);
       }
       metrics?.add("FanoutMessagesQueued", "Count", batch.length - errors.length);
     }
