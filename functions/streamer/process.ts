@@ -2,7 +2,6 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoCheckpointStore } from "../../shared/streamer/checkpoint-store";
 import { EventBridgePublisher } from "../../shared/streamer/eventbridge-publisher";
 import { DynamoLease, keepLease, leaseHolderId, waitForLease } from "../../shared/streamer/lease";
-import { S3PayloadStore } from "../../shared/streamer/payload-store";
 import { Streamer } from "../../shared/streamer/streamer";
 import type { StreamerConfig } from "./config";
 import { startHealthServer } from "./health-server";
@@ -33,7 +32,11 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
     onRetry: (info) => logger.warn("EventBridge did not accept every entry; retrying", { attempt: info.attempt, failedEntries: info.failedEntries, errorCodes: info.errorCodes, callError: (info.callError as Error | undefined)?.message, waitMs: info.waitMs }),
   });
 
-  const payloads = config.payloadBucket !== undefined ? new S3PayloadStore({ bucket: config.payloadBucket, clientConfig: { forcePathStyle: config.s3ForcePathStyle } }) : undefined;
+  // The S3 client is loaded only with a payload bucket: without one, its code is never run.
+  const payloads =
+    config.payloadBucket !== undefined
+      ? new (await import("../../shared/streamer/payload-store")).S3PayloadStore({ bucket: config.payloadBucket, clientConfig: { forcePathStyle: config.s3ForcePathStyle } })
+      : undefined;
 
   const health = await startHealthServer(config.healthPort, () => {
     const status = current?.status;

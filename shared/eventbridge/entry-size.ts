@@ -31,9 +31,11 @@ export interface SizedPutEventsEntry {
 const encoder = new TextEncoder();
 
 function utf8Bytes(text: string | null | undefined): number {
-  // TextEncoder, not Buffer, so the rule also runs outside Node. A lone surrogate counts as
-  // U+FFFD's 3 bytes: at least what AWS could count, so a batcher stays on the safe side.
-  return typeof text === "string" ? encoder.encode(text).length : 0;
+  if (typeof text !== "string") return 0;
+  // Buffer.byteLength counts without encoding (several times cheaper on a ~3 KB Detail);
+  // TextEncoder is the fallback outside Node. Both count a lone surrogate as U+FFFD's 3
+  // bytes: at least what AWS could count, so a batcher stays on the safe side.
+  return typeof Buffer === "function" ? Buffer.byteLength(text, "utf8") : encoder.encode(text).length;
 }
 
 /** The size of one entry by AWS's rule: 14 for a Time, plus the UTF-8 bytes of Source, DetailType, Detail and each resource. */

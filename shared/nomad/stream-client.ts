@@ -2,7 +2,7 @@ import { createGunzip, createInflateRaw } from "node:zlib";
 import { pipeline, Transform, type Readable } from "node:stream";
 import { Agent, request, type Dispatcher } from "undici";
 import type { NomadFrame } from "./event";
-import { isHeartbeat, NomadFrameSchema } from "./event";
+import { decodeNomadFrame, isHeartbeat } from "./event";
 import { LineSplitter } from "./ndjson-lines";
 import type { NomadConfig } from "./nomad-config";
 import type { TopicFilter } from "./topic-filter";
@@ -112,18 +112,19 @@ function decodedBody(body: Readable, encoding: string | undefined, onChunk: (byt
 
 function parseLine(line: Buffer): NomadFrame | undefined {
   const text = line.toString("utf8");
-  if (text.trim() === "") return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
+    // Blank lines are skipped; checked only here, off the path every frame takes.
+    if (text.trim() === "") return undefined;
     throw new StreamErrorTail(text.trim());
   }
-  const parsed = NomadFrameSchema.safeParse(value);
-  if (!parsed.success) {
-    throw new StreamDecodeError(`a line of Nomad's event stream is not an event frame (${parsed.error.issues[0]?.message ?? "invalid"} at ${parsed.error.issues[0]?.path.join(".")}): ${text.slice(0, 200)}`);
+  const decoded = decodeNomadFrame(value);
+  if ("issue" in decoded) {
+    throw new StreamDecodeError(`a line of Nomad's event stream is not an event frame (${decoded.issue.message} at ${decoded.issue.path || "the top level"}): ${text.slice(0, 200)}`);
   }
-  return parsed.data;
+  return decoded.frame;
 }
 
 /**

@@ -55,16 +55,21 @@ export class EntryBatcher {
     this.lingerMs = options.lingerMs ?? 5;
   }
 
-  /** Queues one frame's entries; `onPublished` runs once all are accepted (at once for none). */
-  async add(entries: readonly BusEntry[], onPublished: () => void): Promise<void> {
+  /**
+   * Queues one frame's entries; `onPublished` runs once all are accepted (at once for none).
+   * `sizes`, when the caller already has them, are the entries' sizes by putEventsEntrySize,
+   * in order; otherwise they are computed here.
+   */
+  async add(entries: readonly BusEntry[], onPublished: () => void, sizes?: readonly number[]): Promise<void> {
     this.throwIfFailed();
     const group: Group = { remaining: entries.length, onPublished };
     if (entries.length === 0) {
       onPublished();
       return;
     }
-    for (const entry of entries) {
-      const size = putEventsEntrySize(entry);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      const size = sizes?.[i] ?? putEventsEntrySize(entry);
       if (size > this.maxBytes) {
         throw new EntryTooLargeError(`an entry of ${size} bytes exceeds the ${this.maxBytes}-byte PutEvents limit; it should have been stored by reference`);
       }

@@ -1,11 +1,15 @@
 import { EventBridgeClient, PutEventsCommand, type EventBridgeClientConfig } from "@aws-sdk/client-eventbridge";
+import { UndiciHttpHandler } from "../aws/undici-http-handler";
 import { fullJitter, sleep } from "../retry/backoff";
 import type { BusEntry } from "./event-contract";
 
 export interface EventBridgePublisherOptions {
   /** @default a client built from `clientConfig` */
   readonly client?: EventBridgeClient;
-  /** @default {} (region, credentials and AWS_ENDPOINT_URL_EVENTBRIDGE from the environment) */
+  /**
+   * @default {} (region, credentials and AWS_ENDPOINT_URL_EVENTBRIDGE from the environment);
+   * without a `requestHandler`, calls go through UndiciHttpHandler (keep-alive undici).
+   */
   readonly clientConfig?: EventBridgeClientConfig;
   /** @default 100 */
   readonly retryBaseMs?: number;
@@ -27,7 +31,7 @@ export class EventBridgePublisher {
   private readonly client: EventBridgeClient;
 
   constructor(private readonly options: EventBridgePublisherOptions = {}) {
-    this.client = options.client ?? new EventBridgeClient(options.clientConfig ?? {});
+    this.client = options.client ?? new EventBridgeClient({ requestHandler: new UndiciHttpHandler(), ...options.clientConfig });
   }
 
   async send(entries: readonly BusEntry[]): Promise<void> {

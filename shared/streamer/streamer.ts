@@ -170,17 +170,24 @@ export class Streamer {
     const eventIds = ids.assign(frame.Index, events);
     const already = this.publishedAbove.get(frame.Index);
     const entries: BusEntry[] = [];
+    const sizes: number[] = [];
     const fresh: string[] = [];
-    for (const [i, event] of events.entries()) {
+    const maxEntryBytes = this.options.maxEntryBytes ?? PUT_EVENTS_DEFAULT_MAX_BYTES;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
       const id = eventIds[i]!;
       if (already?.has(id)) continue;
       const detail: NomadBusDetail = { id, cluster: this.options.cluster, frameIndex: frame.Index, event };
-      const entry = busEntry(this.options.busName, detail);
+      let entry = busEntry(this.options.busName, detail);
+      let size = putEventsEntrySize(entry);
       // The same rule the batcher packs calls by: an entry that fits no call goes by reference.
-      if (putEventsEntrySize(entry) > (this.options.maxEntryBytes ?? PUT_EVENTS_DEFAULT_MAX_BYTES)) {
+      if (size > maxEntryBytes) {
         if (!this.options.offload) throw new Error(`event ${id} (${event.Topic} ${event.Key}) is over the PutEvents limit and no payload store is configured`);
-        entries.push(busEntry(this.options.busName, await this.options.offload(detail)));
-      } else entries.push(entry);
+        entry = busEntry(this.options.busName, await this.options.offload(detail));
+        size = putEventsEntrySize(entry);
+      }
+      entries.push(entry);
+      sizes.push(size);
       fresh.push(id);
     }
     this.status.eventsIn += events.length;
@@ -193,7 +200,7 @@ export class Streamer {
       for (const id of fresh) set.add(id);
       const checkpoint = tracker.ack(seq);
       for (const index of this.publishedAbove.keys()) if (index <= checkpoint) this.publishedAbove.delete(index);
-    });
+    }, sizes);
   }
 
   private async markGap(batcher: EntryBatcher, from: number, to: number): Promise<void> {

@@ -22,6 +22,21 @@ function peakRssMb(pid: number): number {
   return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
+/** CPU time (user + system) a process has used so far, in seconds (Linux's /proc/<pid>/stat). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces); utime and stime are the 12th and 13th of them.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * Extra Node flags for the streamer process, for investigating a run, e.g.
+ * `BENCH_STREAMER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- streamer`.
+ */
+const streamerNodeArgs = (process.env.BENCH_STREAMER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+
 
 /**
  * The streamer runs as it does in its container: the esbuild bundle, its own process. The
@@ -43,7 +58,19 @@ export async function runStreamerBench(): Promise<boolean> {
     const frames = 20_000;
     {
       const nomad = await startNomadProtocolServer({ era: "hijacked", heartbeatMs: 30_000, bufferSize: 1_000_000 });
-      const bus = await startLocalEventBridge({ busNames: ["nomad"] });
+      // Counted as accepted, not by copying `accepted()` on every poll: the bench process serves the bus too.
+      // The rate is taken from the first call on the bus to the last, so the process's start (module
+      // loading, the lease, the checkpoint read) is not counted as streaming; from spawn is noted too.
+      let acceptedCount = 0;
+      let first: { at: number; count: number; streamerCpu: number; benchCpu: NodeJS.CpuUsage } | undefined;
+      let streamerPid = 0;
+      const bus = await startLocalEventBridge({
+        busNames: ["nomad"],
+        onAccepted: (events) => {
+          first ??= { at: performance.now(), count: events.length, streamerCpu: cpuSeconds(streamerPid), benchCpu: process.cpuUsage() };
+          acceptedCount += events.length;
+        },
+      });
       const table = `bench-throughput-${Date.now()}`;
       await ensureStreamerTable(client, table);
       for (let i = 0; i < frames; i++) nomad.publish(factory.allocationUpdated({ allocId: `a${i}`, jobId: `j${i % 50}`, namespace: "default" }));
@@ -56,14 +83,26 @@ export async function runStreamerBench(): Promise<boolean> {
         for (const line of ndjson.split("\n")) events += (JSON.parse(line) as { Events: unknown[] }).Events.length;
         best = Math.max(best, events / ((performance.now() - t) / 1000));
       }
-      const child = spawn(process.execPath, [join(outDir, "streamer", "index.mjs")], {
+      const child = spawn(process.execPath, [...streamerNodeArgs, join(outDir, "streamer", "index.mjs")], {
         env: { ...process.env, ...aws, NOMAD_ADDR: nomad.url, AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint, EVENT_BUS_NAME: "nomad", STREAMER_TABLE: table, HEALTH_PORT: String(await freePort()), POWERTOOLS_LOG_LEVEL: "ERROR", EVENTBRIDGE_MAX_IN_FLIGHT: "8" },
         stdio: "ignore",
       });
-      const started = performance.now();
-      await until(() => bus.accepted().length >= frames, 180_000);
-      const rate = frames / ((performance.now() - started) / 1000);
-      notes.push(`throughput run: streamer peak RSS ${peakRssMb(child.pid!).toFixed(0)} MB`);
+      streamerPid = child.pid!;
+      const spawned = performance.now();
+      await until(() => acceptedCount >= frames, 180_000);
+      const done = performance.now();
+      const start = first!;
+      const seconds = (done - start.at) / 1000;
+      const rate = (frames - start.count) / seconds;
+      const benchCpu = process.cpuUsage(start.benchCpu);
+      const streamerCpu = cpuSeconds(streamerPid) - start.streamerCpu;
+      notes.push(`throughput run: streamer peak RSS ${peakRssMb(streamerPid).toFixed(0)} MB; spawn to first event on the bus ${(start.at - spawned).toFixed(0)} ms; from spawn to the last event ${(frames / ((done - spawned) / 1000)).toFixed(0)} events/s`);
+      // Which side is the bottleneck: a process near 100 % of a core is saturated.
+      notes.push(
+        `throughput run CPU (share of one core while streaming, ${seconds.toFixed(1)} s): streamer process ${((streamerCpu / seconds) * 100).toFixed(0)} % ` +
+          `(${((streamerCpu * 1e6) / (frames - start.count)).toFixed(0)} µs/event; bare parse ${(1e6 / best).toFixed(0)} µs/event), ` +
+          `bench process (Nomad server + PutEvents endpoint) ${(((benchCpu.user + benchCpu.system) / 1e6 / seconds) * 100).toFixed(0)} %`,
+      );
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
       await nomad.close();
@@ -74,10 +113,11 @@ export async function runStreamerBench(): Promise<boolean> {
     // 2. Memory: a steady 5,000 events/s for 10 s, then one ~10 MB PlanResult frame.
     {
       const nomad = await startNomadProtocolServer({ era: "hijacked", heartbeatMs: 30_000, bufferSize: 1_000_000 });
-      const bus = await startLocalEventBridge({ busNames: ["nomad"] });
+      let acceptedCount = 0;
+      const bus = await startLocalEventBridge({ busNames: ["nomad"], onAccepted: (events) => void (acceptedCount += events.length) });
       const table = `bench-memory-${Date.now()}`;
       await ensureStreamerTable(client, table);
-      const child = spawn(process.execPath, [join(outDir, "streamer", "index.mjs")], {
+      const child = spawn(process.execPath, [...streamerNodeArgs, join(outDir, "streamer", "index.mjs")], {
         env: { ...process.env, ...aws, NOMAD_ADDR: nomad.url, AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint, EVENT_BUS_NAME: "nomad", STREAMER_TABLE: table, HEALTH_PORT: String(await freePort()), POWERTOOLS_LOG_LEVEL: "ERROR", EVENTBRIDGE_MAX_IN_FLIGHT: "8", EVENTBRIDGE_MAX_ENTRY_BYTES: "1048576" },
         stdio: "ignore",
       });
@@ -91,13 +131,13 @@ export async function runStreamerBench(): Promise<boolean> {
         await new Promise((r) => setTimeout(r, 5));
       }
       const sustained = sent / ((Date.now() - start) / 1000);
-      await until(() => bus.accepted().length >= sent, 120_000);
+      await until(() => acceptedCount >= sent, 120_000);
       steadyPeak = peakRssMb(child.pid!);
       const bigStart = performance.now();
       nomad.publish(factory.planResult({ jobId: "big", namespace: "default", allocations: 4_000 }));
       const big = nomad.emitted().at(-1)!;
       const bigMb = JSON.stringify(big).length / 1024 / 1024;
-      await until(() => bus.accepted().length >= sent + big.Events.length, 120_000);
+      await until(() => acceptedCount >= sent + big.Events.length, 120_000);
       const bigMs = performance.now() - bigStart;
       const bigPeak = peakRssMb(child.pid!);
       child.kill("SIGTERM");
