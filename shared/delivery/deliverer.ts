@@ -54,6 +54,8 @@ export interface DelivererOptions {
   readonly metrics?: MetricsSink;
   readonly now?: () => number;
   readonly random?: () => number;
+  /** Makes the signature headers. @default signatureHeaders (Standard Webhooks); the benchmark swaps it to price signing */
+  readonly sign?: typeof signatureHeaders;
 }
 
 /** The shortest wait before a retry, whatever a receiver's Retry-After says. */
@@ -186,7 +188,7 @@ export class Deliverer {
     const lastIndex = Math.max(...events.map((e) => e.Index));
     const firstIndex = Math.min(...events.map((e) => e.Index));
     const body = JSON.stringify({ Index: lastIndex, Events: events });
-    const headers = signatureHeaders(signingSecrets(sink, now), id, Math.floor(now / 1000), body);
+    const headers = (this.options.sign ?? signatureHeaders)(signingSecrets(sink, now), id, Math.floor(now / 1000), body);
     const attemptNo = (pending?.Attempts ?? 0) + 1;
     const result = await this.options.webhooks.post(sink.Address, body, headers);
     const at = this.now();
