@@ -20,6 +20,9 @@ export interface StreamerConfig {
   readonly payloadBucket?: string;
   /** Path-style S3 addressing (S3-compatible servers such as the local one). */
   readonly s3ForcePathStyle: boolean;
+  /** How often metrics are written (EMF); 0 writes none. */
+  readonly metricsIntervalMs: number;
+  readonly metricsNamespace: string;
 }
 
 /** `Job:web,Node,Evaluation:` → {"Job":["web"],"Node":["*"],"Evaluation":[""]}, as Nomad parses `topic=`. */
@@ -62,5 +65,7 @@ export function readStreamerConfig(env: Env): StreamerConfig {
     shutdownMs: intEnv(env, "SHUTDOWN_TIMEOUT_SECONDS", 25, { min: 1, max: 120 }) * 1000,
     ...(payloadBucket !== undefined ? { payloadBucket } : {}),
     s3ForcePathStyle: optionalEnv(env, "S3_FORCE_PATH_STYLE") === "true",
+    metricsIntervalMs: intEnv(env, "METRICS_INTERVAL_SECONDS", 60, { min: 0, max: 3_600 }) * 1000,
+    metricsNamespace: optionalEnv(env, "METRICS_NAMESPACE") ?? "NomadEventSinks",
   };
 }

@@ -2,7 +2,8 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoCheckpointStore } from "../../shared/streamer/checkpoint-store";
 import { EventBridgePublisher } from "../../shared/streamer/eventbridge-publisher";
 import { DynamoLease, keepLease, leaseHolderId, waitForLease } from "../../shared/streamer/lease";
-import { Streamer } from "../../shared/streamer/streamer";
+import { EmfMetrics, type MetricsSink } from "../../shared/observability/metrics";
+import { Streamer, type StreamerStatus } from "../../shared/streamer/streamer";
 import type { StreamerConfig } from "./config";
 import { startHealthServer } from "./health-server";
 
@@ -38,6 +39,8 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
       ? new (await import("../../shared/streamer/payload-store")).S3PayloadStore({ bucket: config.payloadBucket, clientConfig: { forcePathStyle: config.s3ForcePathStyle } })
       : undefined;
 
+  const metrics = config.metricsIntervalMs > 0 ? startStreamerMetrics(() => current?.status, new EmfMetrics({ namespace: config.metricsNamespace, serviceName: "streamer", dimensions: { cluster: config.cluster } }), config.metricsIntervalMs) : undefined;
+
   const health = await startHealthServer(config.healthPort, () => {
     const status = current?.status;
     const lastFrameAgeMs = status?.lastFrameAt !== undefined ? Date.now() - status.lastFrameAt : undefined;
@@ -54,6 +57,7 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
       checkpoint: status?.checkpoint,
       highestIndex: status?.highestIndex,
       lagIndexes: status ? status.highestIndex - status.checkpoint : undefined,
+      lagMs: status ? lagMs(status) : undefined,
       lastFrameAgeMs,
       eventsIn: status?.eventsIn,
       eventsOut: status?.eventsOut,
@@ -110,6 +114,7 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
     .catch((error: unknown) => logger.error("streamer stopped on an error", { error: error as Error }))
     .finally(async () => {
       await lease.release().catch((error: unknown) => logger.warn("could not release the lease; the standby takes over at expiry", { error: (error as Error).message }));
+      metrics?.stop();
       await health.close();
     });
 
@@ -120,6 +125,47 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
       logger.info("stopping", { reason });
       stopping.abort(new Error(reason));
       await done;
+    },
+  };
+}
+
+/** How long the oldest event read but not yet on the bus has waited (0 when all are published). */
+export function lagMs(status: StreamerStatus, now = Date.now()): number {
+  return status.oldestUnpublishedAt !== undefined ? Math.max(0, now - status.oldestUnpublishedAt) : 0;
+}
+
+/**
+ * Writes the streamer's figures every `everyMs`: counters as the change since the last
+ * write (EventsIn, EventsOut, BytesIn, Reconnects, StreamGaps), and the lag as it is now
+ * (LagIndexes: highest index read minus the checkpoint; PublishLag: age of the oldest
+ * event not yet on the bus). A new term (after a lease change) starts its counters at 0.
+ */
+export function startStreamerMetrics(status: () => StreamerStatus | undefined, sink: MetricsSink, everyMs: number): { stop(): void; flush(): void } {
+  let last: StreamerStatus | undefined;
+  let lastObject: StreamerStatus | undefined;
+  const flush = () => {
+    const now = status();
+    if (now === undefined) return;
+    const before = now === lastObject ? last : undefined;
+    const delta = (key: "eventsIn" | "eventsOut" | "bytesIn" | "reconnects" | "gaps") => now[key] - (before?.[key] ?? 0);
+    sink.add("EventsIn", "Count", delta("eventsIn"));
+    sink.add("EventsOut", "Count", delta("eventsOut"));
+    sink.add("BytesIn", "Bytes", delta("bytesIn"));
+    sink.add("Reconnects", "Count", delta("reconnects"));
+    sink.add("StreamGaps", "Count", delta("gaps"));
+    sink.add("LagIndexes", "Count", now.highestIndex - now.checkpoint);
+    sink.add("PublishLag", "Milliseconds", lagMs(now));
+    sink.flush();
+    last = { ...now };
+    lastObject = now;
+  };
+  const timer = setInterval(flush, everyMs);
+  timer.unref();
+  return {
+    flush,
+    stop: () => {
+      clearInterval(timer);
+      flush();
     },
   };
 }

@@ -9,8 +9,8 @@
  */
 export class ProgressTracker {
   private nextSeq = 0;
-  /** Unacknowledged frames: seq → index. Insertion order is stream order. */
-  private readonly pending = new Map<number, number>();
+  /** Unacknowledged frames: seq → index and when it was read. Insertion order is stream order. */
+  private readonly pending = new Map<number, { index: number; at: number }>();
   /**
    * Distinct indexes above the checkpoint that frames arrived with, ascending. The
    * checkpoint only takes one of these values: an index Nomad really sent, which a
@@ -24,9 +24,9 @@ export class ProgressTracker {
   }
 
   /** Registers a frame about to be published; returns the handle to acknowledge it with. */
-  add(index: number): number {
+  add(index: number, at = Date.now()): number {
     const seq = this.nextSeq++;
-    this.pending.set(seq, index);
+    this.pending.set(seq, { index, at });
     const last = this.seen[this.seen.length - 1];
     if (index > this.checkpointIndex && (last === undefined || index > last)) this.seen.push(index);
     return seq;
@@ -47,6 +47,12 @@ export class ProgressTracker {
     return this.checkpointIndex;
   }
 
+  /** When the oldest frame not yet acknowledged was read (undefined when none is pending): the publication lag starts there. */
+  get oldestPendingAt(): number | undefined {
+    const oldest = this.pending.values().next();
+    return oldest.done ? undefined : oldest.value.at;
+  }
+
   /** Frames added and not yet acknowledged. */
   get inFlight(): number {
     return this.pending.size;
@@ -57,7 +63,7 @@ export class ProgressTracker {
     // Indexes below the oldest unacknowledged frame are done; with nothing pending, all
     // but the newest are (the newest may have frames still to come, unless the stream ended).
     const done = (index: number, position: number) =>
-      !oldest.done ? index < oldest.value : streamEnded || position < this.seen.length - 1;
+      !oldest.done ? index < oldest.value.index : streamEnded || position < this.seen.length - 1;
     let count = 0;
     while (count < this.seen.length && done(this.seen[count]!, count)) count++;
     if (count > 0) {

@@ -51,6 +51,8 @@ export interface StreamerStatus {
   reconnects: number;
   gaps: number;
   lastError: string | undefined;
+  /** When the oldest event read but not yet on the bus was read; undefined when all are published. */
+  oldestUnpublishedAt: number | undefined;
 }
 
 /** Why a session ended on purpose (not a failure): reconnect at once. */
@@ -64,7 +66,7 @@ class Resubscribe extends Error {
  * reconnects with backoff, and marks possible gaps. Run it only while holding the lease.
  */
 export class Streamer {
-  readonly status: StreamerStatus = { connected: false, checkpoint: 0, highestIndex: 0, lastFrameAt: undefined, eventsIn: 0, eventsOut: 0, bytesIn: 0, reconnects: 0, gaps: 0, lastError: undefined };
+  readonly status: StreamerStatus = { connected: false, checkpoint: 0, highestIndex: 0, lastFrameAt: undefined, eventsIn: 0, eventsOut: 0, bytesIn: 0, reconnects: 0, gaps: 0, lastError: undefined, oldestUnpublishedAt: undefined };
   private readonly now: () => number;
   private readonly dispatcher: Dispatcher;
   /** IDs already on the bus for indexes above the checkpoint, so an in-process resubscribe does not send them twice. */
@@ -191,7 +193,8 @@ export class Streamer {
       fresh.push(id);
     }
     this.status.eventsIn += events.length;
-    const seq = tracker.add(frame.Index);
+    const seq = tracker.add(frame.Index, this.now());
+    this.status.oldestUnpublishedAt ??= this.now();
     this.status.highestIndex = Math.max(this.status.highestIndex, frame.Index);
     await batcher.add(entries, () => {
       this.status.eventsOut += entries.length;
@@ -199,6 +202,7 @@ export class Streamer {
       if (!set) this.publishedAbove.set(frame.Index, (set = new Set()));
       for (const id of fresh) set.add(id);
       const checkpoint = tracker.ack(seq);
+      this.status.oldestUnpublishedAt = tracker.oldestPendingAt;
       for (const index of this.publishedAbove.keys()) if (index <= checkpoint) this.publishedAbove.delete(index);
     }, sizes);
   }
@@ -243,7 +247,9 @@ export class Streamer {
     const timer = setInterval(() => {
       void this.namespaces()
         .then((current) => {
-          if (initial !== undefined && current !== initial) stop.abort(new Resubscribe(`Nomad's namespaces changed (${initial} → ${current}); resubscribing to cover them`));
+          // Unknown at subscribe time: a namespace may have been missed, so resubscribe once to be sure.
+          if (initial === undefined) stop.abort(new Resubscribe(`Nomad's namespaces can be listed again (${current}); resubscribing to be sure all are covered`));
+          else if (current !== initial) stop.abort(new Resubscribe(`Nomad's namespaces changed (${initial} → ${current}); resubscribing to cover them`));
         })
         .catch((error: unknown) => this.options.logger.warn("could not list Nomad namespaces", { error: (error as Error).message }));
     }, every);
