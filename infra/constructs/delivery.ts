@@ -1,11 +1,11 @@
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
-import { AttributeType, Billing, TableEncryptionV2, TableV2, type ITableV2 } from "aws-cdk-lib/aws-dynamodb";
+import type { ITableV2, TableV2 } from "aws-cdk-lib/aws-dynamodb";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { DELIVERIES_TTL_ATTRIBUTE } from "../../shared/delivery/delivery-log";
-import { PK_SK_KEYS } from "../../shared/dynamo/pk-sk-table";
 import { BundledFunction } from "./bundled-function";
+import { pkSkTable } from "./sinks-table";
 
 export interface DeliveryProps {
   /** The sinks table (the deliver function reads sinks, advances LatestIndex, disables on 410). */
@@ -48,15 +48,7 @@ export class Delivery extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const functionTimeout = Duration.seconds(120);
 
-    this.deliveriesTable = new TableV2(this, "Deliveries", {
-      partitionKey: { name: PK_SK_KEYS.partitionKey, type: AttributeType.STRING },
-      sortKey: { name: PK_SK_KEYS.sortKey, type: AttributeType.STRING },
-      billing: Billing.onDemand(),
-      encryption: TableEncryptionV2.awsManagedKey(),
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: DELIVERIES_TTL_ATTRIBUTE,
-      removalPolicy,
-    });
+    this.deliveriesTable = pkSkTable(this, "Deliveries", { removalPolicy, timeToLiveAttribute: DELIVERIES_TTL_ATTRIBUTE });
     this.deadLetterQueue = new Queue(this, "DeadLetters", {
       fifo: true,
       retentionPeriod: Duration.days(14),

@@ -111,35 +111,18 @@ export class DynamoSinkStore implements SinkStore {
     return { value: undefined, index };
   }
 
-  async disable(id: string, reason: string, now = Date.now()): Promise<boolean> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: sinkKey(id),
-          UpdateExpression: "SET DisabledReason = :reason, DisabledAt = :at",
-          ConditionExpression: "attribute_exists(pk)",
-          ExpressionAttributeValues: { ":reason": { S: reason }, ":at": { N: String(now) } },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+  disable(id: string, reason: string, now = Date.now()): Promise<boolean> {
+    return this.updateIf(id, "SET DisabledReason = :reason, DisabledAt = :at", "attribute_exists(pk)", { ":reason": { S: reason }, ":at": { N: String(now) } });
   }
 
-  async advanceLatestIndex(id: string, index: number): Promise<boolean> {
+  advanceLatestIndex(id: string, index: number): Promise<boolean> {
+    return this.updateIf(id, "SET LatestIndex = :index", "attribute_exists(pk) AND LatestIndex < :index", { ":index": { N: String(index) } });
+  }
+
+  /** One conditional update of a sink's item; false when the condition does not hold. */
+  private async updateIf(id: string, update: string, condition: string, values: Record<string, AttributeValue>): Promise<boolean> {
     try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: sinkKey(id),
-          UpdateExpression: "SET LatestIndex = :index",
-          ConditionExpression: "attribute_exists(pk) AND LatestIndex < :index",
-          ExpressionAttributeValues: { ":index": { N: String(index) } },
-        }),
-      );
+      await this.client.send(new UpdateItemCommand({ TableName: this.tableName, Key: sinkKey(id), UpdateExpression: update, ConditionExpression: condition, ExpressionAttributeValues: values }));
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
