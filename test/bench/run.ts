@@ -1,3 +1,4 @@
+import { runDeliveryBench } from "./delivery.bench";
 import { runDomainBench } from "./domain.bench";
 import { runStreamerBench } from "./streamer.bench";
 
@@ -5,6 +6,7 @@ import { runStreamerBench } from "./streamer.bench";
 const benches: Record<string, () => boolean | Promise<boolean>> = {
   domain: runDomainBench,
   streamer: runStreamerBench,
+  delivery: runDeliveryBench,
 };
 
 async function main(): Promise<void> {
