@@ -5,7 +5,7 @@ import { signingSecrets, type Sink } from "../sinks/sink";
 import type { SinkStore } from "../sinks/sink-store";
 import type { PayloadRef } from "../streamer/event-contract";
 import type { AttemptOutcome, DeliveryLog, PendingDelivery } from "./delivery-log";
-import { DeliveryMessageSchema, webhookId, type DeliveryMessage } from "./delivery-message";
+import { decodeDeliveryMessage, webhookId, type DeliveryMessage } from "./delivery-message";
 import { backoffMs, visibilitySeconds, type RetryPolicy } from "./retry-policy";
 import { signatureHeaders } from "./signature";
 import type { AttemptResult } from "./webhook-client";
@@ -109,9 +109,12 @@ export class Deliverer {
         return [];
       }
       let disabled = sink.Disabled?.Reason;
+      // Each message is parsed once, as it is first needed.
+      const parsed: Array<Parsed | { error: string } | undefined> = [];
+      const parseAt = (j: number) => (parsed[j] ??= this.parse(group[j]!));
       while (i < group.length) {
         const head = group[i]!;
-        const parsedHead = this.parse(head);
+        const parsedHead = parseAt(i);
         if ("error" in parsedHead) {
           await this.deadLetter([head], sinkId, parsedHead.error, 0);
           i++;
@@ -123,7 +126,7 @@ export class Deliverer {
           continue;
         }
         const pending = head.receiveCount > 1 ? await this.options.log.pending(sinkId, parsedHead.message.deliveryId) : undefined;
-        const members = this.compose(group, i, parsedHead, pending);
+        const members = this.compose(group.length, i, parseAt, parsedHead, pending);
         const outcome = await this.attempt(sink, members, pending, receivedAt);
         if (typeof outcome === "object") {
           await this.options.queue.retryLater(head, outcome.seconds, group.slice(i + 1));
@@ -147,12 +150,9 @@ export class Deliverer {
     } catch (error) {
       return { error: `the message is not JSON: ${(error as Error).message}` };
     }
-    const parsed = DeliveryMessageSchema.safeParse(value);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return { error: `the message is not a delivery: ${issue?.path.join(".") || "body"} ${issue?.message ?? "is invalid"}` };
-    }
-    return { queued, message: parsed.data };
+    const decoded = decodeDeliveryMessage(value);
+    if ("problem" in decoded) return { error: `the message is not a delivery: ${decoded.problem}` };
+    return { queued, message: decoded.message };
   }
 
   /**
@@ -160,16 +160,16 @@ export class Deliverer {
    * (so its body and webhook-id repeat), a first try as many consecutive messages as the
    * bounds allow.
    */
-  private compose(group: readonly QueuedMessage[], start: number, head: Parsed, pending: PendingDelivery | undefined): Parsed[] {
+  private compose(size: number, start: number, parseAt: (j: number) => Parsed | { error: string }, head: Parsed, pending: PendingDelivery | undefined): Parsed[] {
     const members: Parsed[] = [head];
+    const limit = pending !== undefined ? pending.Members.length : this.maxEvents;
     let bytes = Buffer.byteLength(head.queued.body);
-    for (let j = start + 1; j < group.length; j++) {
-      const next = this.parse(group[j]!);
+    for (let j = start + 1; j < size && members.length < limit; j++) {
+      const next = parseAt(j);
       if ("error" in next) break;
       if (pending !== undefined) {
         if (pending.Members[members.length] !== next.message.deliveryId) break;
       } else {
-        if (members.length >= this.maxEvents) break;
         bytes += Buffer.byteLength(next.queued.body);
         if (bytes > this.maxBytes) break;
       }

@@ -12,10 +12,24 @@ export function webhookSignature(secrets: readonly string[], id: string, timesta
   return secrets.map((secret) => `v1,${sign(secret, id, timestampSeconds, body)}`).join(" ");
 }
 
+/** Decoded keys of recently used secrets (a few per sink), so a secret is decoded once, not per request. */
+const keys = new Map<string, Buffer>();
+const KEY_CACHE_SIZE = 1_000;
+
+function keyOf(secret: string): Buffer {
+  let key = keys.get(secret);
+  if (key === undefined) {
+    const decoded = decodeSecret(secret);
+    if ("problem" in decoded) throw new Error(`a sink's signing secret is malformed: it ${decoded.problem}`);
+    key = decoded.key;
+    if (keys.size >= KEY_CACHE_SIZE) keys.delete(keys.keys().next().value as string);
+    keys.set(secret, key);
+  }
+  return key;
+}
+
 function sign(secret: string, id: string, timestampSeconds: number, body: string | Buffer): string {
-  const decoded = decodeSecret(secret);
-  if ("problem" in decoded) throw new Error(`a sink's signing secret is malformed: it ${decoded.problem}`);
-  return createHmac("sha256", decoded.key).update(`${id}.${timestampSeconds}.`).update(body).digest("base64");
+  return createHmac("sha256", keyOf(secret)).update(`${id}.${timestampSeconds}.`).update(body).digest("base64");
 }
 
 /** The headers that sign one request (Standard Webhooks names). */

@@ -45,13 +45,16 @@ export class WebhookClient {
   async post(url: string, body: string, headers: Readonly<Record<string, string>>): Promise<AttemptResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
+    // One plain timer per request for the whole exchange (cheaper than AbortSignal.timeout).
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new TimeoutError(this.timeoutMs)), this.timeoutMs);
     try {
       const response = await request(url, {
         method: "POST",
         dispatcher: this.options.dispatcher,
         headers: { "content-type": "application/json", "user-agent": this.options.userAgent, ...headers },
         body,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: abort.signal,
       });
       const status = response.statusCode;
       if (status >= 200 && status < 300) {
@@ -70,7 +73,17 @@ export class WebhookClient {
       return { outcome: "failed", status, latencyMs, error: `HTTP ${status}${said}`, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
     } catch (error) {
       return { outcome: "failed", status: undefined, latencyMs: elapsed(), error: describeFailure(error, this.timeoutMs) };
+    } finally {
+      clearTimeout(timer);
     }
+  }
+}
+
+/** The whole exchange took longer than the client's timeout. */
+class TimeoutError extends Error {
+  override readonly name = "TimeoutError";
+  constructor(ms: number) {
+    super(`no complete answer within ${ms} ms`);
   }
 }
 
