@@ -27,7 +27,7 @@ export function queuedMessage(record: SQSRecord): QueuedMessage {
 export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const config = readDeliverConfig(env);
   const guard = new AddressGuard({ allowedCidrs: config.allowedCidrs });
-  const payloads = config.payloadBucket !== undefined ? new S3PayloadStore({ bucket: config.payloadBucket, clientConfig: { forcePathStyle: config.s3ForcePathStyle } }) : undefined;
+  const payloads = S3PayloadStore.fromConfig(config);
   const deliverer = new Deliverer({
     sinks: new DynamoSinkStore({ tableName: config.sinksTable }),
     log: new DynamoDeliveryLog({ tableName: config.deliveriesTable, ttlDays: config.logTtlDays }),

@@ -1,9 +1,10 @@
-import { ConfigError, intEnv, optionalEnv, requireEnv, type Env } from "../../shared/config/env";
+import { ConfigError, intEnv, requireEnv, type Env } from "../../shared/config/env";
+import { readPayloadStoreConfig, type PayloadStoreConfig } from "../../shared/config/payload-config";
 import { readAllowedCidrs } from "../../shared/delivery/allowed-cidrs";
 import type { Cidr } from "../../shared/delivery/ssrf-guard";
 import { SQS_MAX_RETENTION_SECONDS, SQS_MAX_VISIBILITY_SECONDS, type RetryPolicy } from "../../shared/delivery/retry-policy";
 
-export interface DeliverConfig {
+export interface DeliverConfig extends PayloadStoreConfig {
   readonly sinksTable: string;
   readonly deliveriesTable: string;
   readonly queueUrl: string;
@@ -15,14 +16,10 @@ export interface DeliverConfig {
   readonly maxEventsPerRequest: number;
   readonly maxRequestBytes: number;
   readonly logTtlDays: number;
-  readonly payloadBucket?: string;
-  readonly s3ForcePathStyle: boolean;
-  readonly metricsNamespace: string;
 }
 
 /** Reads and checks the deliver function's configuration; a bad variable fails with its name. */
 export function readDeliverConfig(env: Env): DeliverConfig {
-  const payloadBucket = optionalEnv(env, "PAYLOAD_BUCKET");
   const baseSeconds = intEnv(env, "DELIVERY_RETRY_BASE_SECONDS", 5, { min: 1, max: SQS_MAX_VISIBILITY_SECONDS });
   const capSeconds = intEnv(env, "DELIVERY_RETRY_CAP_SECONDS", 3 * 3600, { min: 1, max: SQS_MAX_VISIBILITY_SECONDS });
   if (capSeconds < baseSeconds) throw new ConfigError(`Environment variable DELIVERY_RETRY_CAP_SECONDS (${capSeconds}) must not be below DELIVERY_RETRY_BASE_SECONDS (${baseSeconds})`);
@@ -44,8 +41,6 @@ export function readDeliverConfig(env: Env): DeliverConfig {
     maxEventsPerRequest: intEnv(env, "DELIVERY_MAX_EVENTS_PER_REQUEST", 10, { min: 1, max: 10 }),
     maxRequestBytes: intEnv(env, "DELIVERY_MAX_REQUEST_BYTES", 262_144, { min: 1_024, max: 6_291_456 }),
     logTtlDays: intEnv(env, "DELIVERY_LOG_TTL_DAYS", 7, { min: 1, max: 365 }),
-    ...(payloadBucket !== undefined ? { payloadBucket } : {}),
-    s3ForcePathStyle: optionalEnv(env, "S3_FORCE_PATH_STYLE") === "true",
-    metricsNamespace: optionalEnv(env, "METRICS_NAMESPACE") ?? "NomadEventSinks",
+    ...readPayloadStoreConfig(env),
   };
 }

@@ -12,7 +12,7 @@ import { readFanoutConfig } from "./config";
 /** The fan-out function built from configuration: an SQS (ingest queue) handler with partial batch responses. */
 export function fanoutFromEnv(env: Env, logger: Logger, metrics: MetricsSink): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const config = readFanoutConfig(env);
-  const payloads = config.payloadBucket !== undefined ? new S3PayloadStore({ bucket: config.payloadBucket, clientConfig: { forcePathStyle: config.s3ForcePathStyle } }) : undefined;
+  const payloads = S3PayloadStore.fromConfig(config);
   const fanout = new Fanout({
     sinks: new SinkCache(new DynamoSinkStore({ tableName: config.sinksTable }), config.sinkCacheMs),
     queue: new SqsDeliveryQueue({ queueUrl: config.queueUrl }),

@@ -1,9 +1,11 @@
 import { ConfigError, intEnv, optionalEnv, requireEnv, type Env } from "../../shared/config/env";
+import { readPayloadStoreConfig, type PayloadStoreConfig } from "../../shared/config/payload-config";
+import { readMetricsNamespace } from "../../shared/observability/metrics";
 import { readNomadConfig, type NomadConfig } from "../../shared/nomad/nomad-config";
 import { canonicalTopic } from "../../shared/nomad/topics";
 import type { TopicFilter } from "../../shared/nomad/topic-filter";
 
-export interface StreamerConfig {
+export interface StreamerConfig extends PayloadStoreConfig {
   readonly nomad: NomadConfig;
   readonly cluster: string;
   readonly busName: string;
@@ -16,10 +18,6 @@ export interface StreamerConfig {
   readonly livenessMs: number;
   readonly healthPort: number;
   readonly shutdownMs: number;
-  /** S3 bucket for payloads too large for the bus (claim check). */
-  readonly payloadBucket?: string;
-  /** Path-style S3 addressing (S3-compatible servers such as the local one). */
-  readonly s3ForcePathStyle: boolean;
   /** How often metrics are written (EMF); 0 writes none. */
   readonly metricsIntervalMs: number;
   readonly metricsNamespace: string;
@@ -49,7 +47,6 @@ export function readStreamerConfig(env: Env): StreamerConfig {
     throw new ConfigError(`Environment variable STREAMER_CLUSTER must be 1-64 letters, digits, '.', '_' or '-', but ${JSON.stringify(cluster)} was given`);
   }
   const topicsRaw = optionalEnv(env, "STREAMER_TOPICS");
-  const payloadBucket = optionalEnv(env, "PAYLOAD_BUCKET");
   return {
     nomad,
     cluster,
@@ -63,9 +60,8 @@ export function readStreamerConfig(env: Env): StreamerConfig {
     livenessMs: intEnv(env, "STREAM_LIVENESS_SECONDS", 45, { min: 1, max: 3_600 }) * 1000,
     healthPort: intEnv(env, "HEALTH_PORT", 8081, { min: 0, max: 65_535 }),
     shutdownMs: intEnv(env, "SHUTDOWN_TIMEOUT_SECONDS", 25, { min: 1, max: 120 }) * 1000,
-    ...(payloadBucket !== undefined ? { payloadBucket } : {}),
-    s3ForcePathStyle: optionalEnv(env, "S3_FORCE_PATH_STYLE") === "true",
+    ...readPayloadStoreConfig(env),
     metricsIntervalMs: intEnv(env, "METRICS_INTERVAL_SECONDS", 60, { min: 0, max: 3_600 }) * 1000,
-    metricsNamespace: optionalEnv(env, "METRICS_NAMESPACE") ?? "NomadEventSinks",
+    metricsNamespace: readMetricsNamespace(env),
   };
 }

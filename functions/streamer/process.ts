@@ -36,7 +36,7 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
   // The S3 client is loaded only with a payload bucket: without one, its code is never run.
   const payloads =
     config.payloadBucket !== undefined
-      ? new (await import("../../shared/streamer/payload-store")).S3PayloadStore({ bucket: config.payloadBucket, clientConfig: { forcePathStyle: config.s3ForcePathStyle } })
+      ? (await import("../../shared/streamer/payload-store")).S3PayloadStore.fromConfig(config)
       : undefined;
 
   const metrics = config.metricsIntervalMs > 0 ? startStreamerMetrics(() => current?.status, new EmfMetrics({ namespace: config.metricsNamespace, serviceName: "streamer", dimensions: { cluster: config.cluster } }), config.metricsIntervalMs) : undefined;

@@ -11,7 +11,7 @@ export interface FauxqsServer {
 /**
  * Starts fauxqs (SQS, and S3, in memory) on loopback. Queue URLs it hands out use
  * `sqs.<region>.localhost`; SQS clients send to the configured endpoint regardless
- * (the SDK's `useQueueUrlAsEndpoint` is turned off where we build clients).
+ * (SQS clients are built with `sqsClient`, shared/aws/sqs-client.ts, which sends to the endpoint).
  */
 export async function startFauxqsServer(options: { port?: number } = {}): Promise<FauxqsServer> {
   try {

@@ -4,7 +4,7 @@ import { sinksApiFromEnv } from "../../functions/sinks-api/app";
 import { intEnv, optionalEnv } from "../../shared/config/env";
 import { createLogger } from "../../shared/observability/logger";
 import { ensureSinksTable } from "../../shared/sinks/create-sinks-table";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import { sqsClient } from "../../shared/aws/sqs-client";
 import { ensureDeliveriesTable } from "../../shared/delivery/delivery-log";
 import { startDynamoDbLocal } from "./dynamodb-local";
 import { startFauxqsServer } from "./fauxqs-server";
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   await ensureSinksTable(client, tableName);
   await ensureDeliveriesTable(client, deliveriesTable);
   client.destroy();
-  const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
+  const sqs = sqsClient();
   const queues = await ensureFifoQueueWithDlq(sqs, "nomad-event-sinks-delivery");
   Object.assign(process.env, { DELIVERY_QUEUE_URL: queues.queueUrl, DELIVERY_DLQ_URL: queues.dlqUrl });
 

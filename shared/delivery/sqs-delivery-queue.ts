@@ -4,12 +4,13 @@ import {
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
-  SQSClient,
+  type SQSClient,
   type Message,
   type SQSClientConfig,
 } from "@aws-sdk/client-sqs";
+import { sqsClient } from "../aws/sqs-client";
 import type { DeliveryQueueControl, QueuedMessage } from "./deliverer";
-import { DeliveryMessageSchema } from "./delivery-message";
+import { decodeDeliveryMessage } from "./delivery-message";
 import type { DeliveryQueueWriter, OutgoingMessage } from "./fanout";
 
 /** Message attributes a dead-lettered delivery carries. */
@@ -39,10 +40,7 @@ export class SqsDeliveryQueue implements DeliveryQueueWriter, DeliveryQueueContr
   private readonly now: () => number;
 
   constructor(private readonly options: SqsDeliveryQueueOptions) {
-    // The client's endpoint (the region's, or AWS_ENDPOINT_URL_SQS) rather than each queue
-    // URL's host: the same place in AWS, and the right one for a local SQS whose queue URLs
-    // name hosts that do not resolve.
-    this.client = options.client ?? new SQSClient({ useQueueUrlAsEndpoint: false, ...options.clientConfig });
+    this.client = options.client ?? sqsClient(options.clientConfig);
     this.now = options.now ?? Date.now;
   }
 
@@ -151,8 +149,8 @@ export class SqsDeliveryQueue implements DeliveryQueueWriter, DeliveryQueueContr
 /** A redriven delivery is marked, so the attempt log can tell it apart; anything unreadable goes back as it was. */
 function markRedriven(body: string): string {
   try {
-    const parsed = DeliveryMessageSchema.safeParse(JSON.parse(body));
-    return parsed.success ? JSON.stringify({ ...parsed.data, redriven: true }) : body;
+    const decoded = decodeDeliveryMessage(JSON.parse(body));
+    return "message" in decoded ? JSON.stringify({ ...decoded.message, redriven: true }) : body;
   } catch {
     return body;
   }

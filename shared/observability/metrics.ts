@@ -1,4 +1,10 @@
+import { optionalEnv, type Env } from "../config/env";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+
+/** The CloudWatch namespace of every component's metrics (`METRICS_NAMESPACE`). */
+export function readMetricsNamespace(env: Env): string {
+  return optionalEnv(env, "METRICS_NAMESPACE") ?? "NomadEventSinks";
+}
 
 export type MetricKind = "Count" | "Milliseconds" | "Bytes";
 

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import type { PayloadStoreConfig } from "../config/payload-config";
 import type { NomadBusDetail, PayloadRef } from "./event-contract";
 
 export interface S3PayloadStoreOptions {
@@ -21,6 +22,11 @@ export class PayloadIntegrityError extends Error {
  * bytes), and the bus carries a reference with the payload's SHA-256.
  */
 export class S3PayloadStore {
+  /** The store the configuration names, or undefined when no bucket is configured. */
+  static fromConfig(config: PayloadStoreConfig): S3PayloadStore | undefined {
+    return config.payloadBucket !== undefined ? new S3PayloadStore({ bucket: config.payloadBucket, clientConfig: { forcePathStyle: config.s3ForcePathStyle } }) : undefined;
+  }
+
   private readonly client: S3Client;
   private readonly prefix: string;
 

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { sqsClient } from "../../shared/aws/sqs-client";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -16,7 +17,7 @@ import { ensureSinksTable } from "../../shared/sinks/create-sinks-table";
 import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
 import { gapMarker, type NomadBusDetail } from "../../shared/streamer/event-contract";
 import { S3PayloadStore } from "../../shared/streamer/payload-store";
-import { localSqsClient, newDeliveryQueues } from "../support/delivery";
+import { newDeliveryQueues } from "../support/delivery";
 import { uniqueName } from "../support/names";
 
 const ACCOUNT = "123456789012";
@@ -127,7 +128,7 @@ function loggedErrors(errors: ReturnType<typeof vi.fn>): string[] {
 
 async function setup(env: Record<string, string> = {}) {
   const dynamo = new DynamoDBClient({});
-  const sqs = localSqsClient();
+  const sqs = sqsClient();
   cleanups.push(() => {
     sqs.destroy();
     dynamo.destroy();

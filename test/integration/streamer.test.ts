@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { startLocalEventBridge, type LocalEventBridge } from "../../infra/local/eventbridge/local-eventbridge";
+import { startLocalEventBridge } from "../../infra/local/eventbridge/local-eventbridge";
 import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
-import { startNomadProtocolServer, type NomadProtocolServer, type NomadProtocolServerOptions } from "../../infra/local/nomad/protocol-server";
+import { startNomadProtocolServer, type NomadProtocolServerOptions } from "../../infra/local/nomad/protocol-server";
 import { readNomadConfig } from "../../shared/nomad/nomad-config";
 import { createLogger } from "../../shared/observability/logger";
 import { DynamoCheckpointStore } from "../../shared/streamer/checkpoint-store";

@@ -9,12 +9,9 @@ import { ensureSinksTable } from "../../shared/sinks/create-sinks-table";
 import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
 import { startSqsEventSource, type SqsEventSource } from "../../infra/local/sqs/event-source";
 import { deliverFromEnv } from "../../functions/deliver/app";
+import { sqsClient } from "../../shared/aws/sqs-client";
 import { uniqueName } from "./names";
 
-/** An SQS client for fauxqs: requests go to AWS_ENDPOINT_URL_SQS, not to the queue URL's host. */
-export function localSqsClient(): SQSClient {
-  return new SQSClient({ useQueueUrlAsEndpoint: false });
-}
 
 /** A FIFO delivery queue and its FIFO dead-letter queue (redrive after `maxReceiveCount`, as configured in AWS). */
 export async function newDeliveryQueues(sqs: SQSClient, options: { visibilityTimeoutSeconds?: number; maxReceiveCount?: number } = {}) {
@@ -44,7 +41,7 @@ export async function drainQueue(sqs: SQSClient, queueUrl: string) {
  */
 export async function newDeliveryPipeline(env: Record<string, string> = {}, options: { visibilityTimeoutSeconds?: number; concurrency?: number } = {}) {
   const dynamo = new DynamoDBClient({});
-  const sqs = localSqsClient();
+  const sqs = sqsClient();
   const sinksTable = uniqueName("sinks");
   const deliveriesTable = uniqueName("deliveries");
   await Promise.all([ensureSinksTable(dynamo, sinksTable), ensureDeliveriesTable(dynamo, deliveriesTable)]);

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { sqsClient } from "../../shared/aws/sqs-client";
 import { createLogger } from "../../shared/observability/logger";
 import { staticTokenSource } from "../../shared/api/auth";
 import { createSinksApi } from "../../shared/api/sinks-api";
@@ -7,7 +8,7 @@ import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
 import { DynamoDeliveryLog, ensureDeliveriesTable } from "../../shared/delivery/delivery-log";
 import { SqsDeliveryQueue } from "../../shared/delivery/sqs-delivery-queue";
 import { AddressGuard } from "../../shared/delivery/ssrf-guard";
-import { localSqsClient, newDeliveryQueues } from "./delivery";
+import { newDeliveryQueues } from "./delivery";
 import { uniqueName } from "./names";
 
 /** A fresh sinks table in DynamoDB Local (started by the global setup), unique to the caller. */
@@ -40,7 +41,7 @@ export async function newSinksApi(options: { now?: () => number; dns?: Record<st
   const deliveriesTable = uniqueName("deliveries");
   await ensureDeliveriesTable(client, deliveriesTable);
   const deliveries = new DynamoDeliveryLog({ tableName: deliveriesTable, client });
-  const sqs = localSqsClient();
+  const sqs = sqsClient();
   const queues = await newDeliveryQueues(sqs);
   const queue = new SqsDeliveryQueue({ queueUrl: queues.queueUrl, deadLetterQueueUrl: queues.dlqUrl, client: sqs });
   const logger = createLogger("test");

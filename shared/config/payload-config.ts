@@ -1,0 +1,14 @@
+import { optionalEnv, type Env } from "./env";
+
+/** Where payloads too large for the bus or a queue are kept (claim check); read by the streamer, fanout and deliver. */
+export interface PayloadStoreConfig {
+  /** S3 bucket (`PAYLOAD_BUCKET`); unset means no claim check. */
+  readonly payloadBucket?: string;
+  /** Path-style S3 addressing (`S3_FORCE_PATH_STYLE=true`), for S3-compatible servers such as the local one. */
+  readonly s3ForcePathStyle: boolean;
+}
+
+export function readPayloadStoreConfig(env: Env): PayloadStoreConfig {
+  const payloadBucket = optionalEnv(env, "PAYLOAD_BUCKET");
+  return { ...(payloadBucket !== undefined ? { payloadBucket } : {}), s3ForcePathStyle: optionalEnv(env, "S3_FORCE_PATH_STYLE") === "true" };
+}
