@@ -1,4 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { nomadDispatcher } from "../../shared/nomad/stream-client";
 import { DynamoCheckpointStore } from "../../shared/streamer/checkpoint-store";
 import { EventBridgePublisher } from "../../shared/streamer/eventbridge-publisher";
 import { DynamoLease, keepLease, leaseHolderId, waitForLease } from "../../shared/streamer/lease";
@@ -21,12 +23,16 @@ export interface StreamerProcess {
  */
 export async function startStreamerProcess(config: StreamerConfig, logger: Logger): Promise<StreamerProcess> {
   const holder = leaseHolderId();
-  const lease = new DynamoLease({ tableName: config.tableName, cluster: config.cluster, holder, durationMs: config.leaseDurationMs });
-  const checkpoints = new DynamoCheckpointStore({ tableName: config.tableName, cluster: config.cluster, lease });
+  // One DynamoDB client and one Nomad connection pool for the process, whatever the number of terms.
+  const dynamo = new DynamoDBClient({});
+  const nomadPool = nomadDispatcher(config.nomad);
+  const lease = new DynamoLease({ tableName: config.tableName, cluster: config.cluster, holder, durationMs: config.leaseDurationMs, client: dynamo });
+  const checkpoints = new DynamoCheckpointStore({ tableName: config.tableName, cluster: config.cluster, lease, client: dynamo });
   const stopping = new AbortController();
   let current: Streamer | undefined;
   let role: "standby" | "active" = "standby";
-  const startedAt = Date.now();
+  /** Since when the current role holds: silence is measured from here until Nomad's first byte. */
+  let roleSince = Date.now();
 
   const publisher = new EventBridgePublisher({
     signal: stopping.signal,
@@ -45,7 +51,7 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
     const status = current?.status;
     const lastFrameAgeMs = status?.lastFrameAt !== undefined ? Date.now() - status.lastFrameAt : undefined;
     // Heartbeats arrive every 30 s; an active streamer silent for two liveness windows is stuck.
-    const quietFor = Date.now() - (status?.lastFrameAt ?? startedAt);
+    const quietFor = Date.now() - Math.max(status?.lastByteAt ?? 0, roleSince);
     const healthy = role === "standby" || status?.connected === true || quietFor < 2 * config.livenessMs;
     return {
       healthy,
@@ -74,6 +80,7 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
       const acquired = await waitForLease(lease, { signal: stopping.signal, pollMs: Math.max(1_000, config.leaseDurationMs / 3), onError: (error) => logger.warn("lease check failed", { error: (error as Error).message }) });
       if (!acquired) break;
       role = "active";
+      roleSince = Date.now();
       logger.info("active: holding the lease", { holder, fencingToken: lease.fencingToken });
       const term = new AbortController();
       const onStop = () => term.abort(stopping.signal.reason);
@@ -98,6 +105,7 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
         maxEntryBytes: config.maxEntryBytes,
         maxInFlight: config.maxInFlight,
         namespacePollMs: config.namespacePollMs,
+        dispatcher: nomadPool,
       });
       try {
         await current.run(term.signal);
@@ -106,6 +114,7 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
         stopping.signal.removeEventListener("abort", onStop);
         await keeping.catch(() => undefined);
         role = "standby";
+        roleSince = Date.now();
       }
     }
   };
@@ -116,6 +125,8 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
       await lease.release().catch((error: unknown) => logger.warn("could not release the lease; the standby takes over at expiry", { error: (error as Error).message }));
       metrics?.stop();
       await health.close();
+      await nomadPool.close().catch(() => undefined);
+      dynamo.destroy();
     });
 
   return {

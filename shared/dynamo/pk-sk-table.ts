@@ -6,6 +6,7 @@ import {
   type DynamoDBClient,
   type KeySchemaElement,
 } from "@aws-sdk/client-dynamodb";
+import { sleep } from "../retry/backoff";
 
 /**
  * Every table of the project has the same generic string keys (single-table design: each
@@ -33,6 +34,6 @@ export async function ensurePkSkTable(client: DynamoDBClient, tableName: string)
   for (;;) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
     if (Table?.TableStatus === "ACTIVE") return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
 }

@@ -70,9 +70,10 @@ export interface StreamOptions {
 export function nomadDispatcher(config: NomadConfig): Agent {
   const { tls } = config;
   return new Agent({
-    // The stream is long-lived and quiet between heartbeats; liveness is ours to judge.
+    // The stream is long-lived and quiet between heartbeats; liveness (headers included) is
+    // the stream reader's to judge. Other requests set their own timeouts.
     bodyTimeout: 0,
-    headersTimeout: DEFAULT_LIVENESS_MS,
+    headersTimeout: 0,
     connect: {
       ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
       ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
@@ -143,18 +144,14 @@ export async function* readEventStream(stream: StreamRequest, options: StreamOpt
 
   let sawBytes = false;
   let stalled: StreamStalledError | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      stalled = new StreamStalledError(livenessMs, sawBytes);
-      abort.abort(stalled);
-    }, livenessMs);
-  };
+  // One timer, pushed back by every chunk (refresh), for the whole read.
+  const timer = setTimeout(() => {
+    stalled = new StreamStalledError(livenessMs, sawBytes);
+    abort.abort(stalled);
+  }, livenessMs);
 
   const ownDispatcher = options.dispatcher === undefined ? nomadDispatcher(config) : undefined;
   try {
-    arm();
     const response = await request(`${config.address}/v1/event/stream?${streamQuery(config, stream)}`, {
       method: "GET",
       dispatcher: options.dispatcher ?? ownDispatcher,
@@ -175,7 +172,7 @@ export async function* readEventStream(stream: StreamRequest, options: StreamOpt
     const body = decodedBody(response.body, encoding, (bytes) => {
       sawBytes = true;
       options.onBytes?.(bytes);
-      arm();
+      timer.refresh();
     });
     const lines = new LineSplitter();
     for await (const chunk of body as AsyncIterable<Buffer>) {

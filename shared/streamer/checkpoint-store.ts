@@ -6,7 +6,8 @@ import {
   type AttributeValue,
   type DynamoDBClientConfig,
 } from "@aws-sdk/client-dynamodb";
-import { LeaseLostError, type DynamoLease } from "./lease";
+import { fullJitter, sleep } from "../retry/backoff";
+import { LeaseLostError, liveTermCondition, type DynamoLease } from "./lease";
 import { checkpointKey, CorruptStreamerItemError, leaseKey } from "./streamer-table";
 
 /** Where the streamer is in a cluster's event stream. */
@@ -88,16 +89,7 @@ export class DynamoCheckpointStore implements CheckpointStore {
           new TransactWriteItemsCommand({
             TransactItems: [
               {
-                ConditionCheck: {
-                  TableName: this.tableName,
-                  Key: leaseKey(this.cluster),
-                  ConditionExpression: "Holder = :holder AND FencingToken = :token AND ExpiresAt > :now",
-                  ExpressionAttributeValues: {
-                    ":holder": { S: this.lease.holder },
-                    ":token": { N: String(token) },
-                    ":now": { N: String(this.lease.now()) },
-                  },
-                },
+                ConditionCheck: { TableName: this.tableName, Key: leaseKey(this.cluster), ...liveTermCondition(this.lease.holder, token, this.lease.now()) },
               },
               {
                 Update: {
@@ -132,7 +124,7 @@ export class DynamoCheckpointStore implements CheckpointStore {
         if (reasons[1]?.Code === "ConditionalCheckFailed") return;
         // A concurrent write to either item (a lease renewal, say) cancels the transaction without deciding anything.
         if (attempt < this.maxAttempts && reasons.some((reason) => reason.Code === "TransactionConflict")) {
-          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 10 * 2 ** attempt)));
+          await sleep(fullJitter(attempt, 10, 200));
           continue;
         }
         throw error;

@@ -8,6 +8,7 @@ import {
   type AttributeValue,
   type DynamoDBClientConfig,
 } from "@aws-sdk/client-dynamodb";
+import { sleep } from "../retry/backoff";
 import { CorruptStreamerItemError, leaseKey } from "./streamer-table";
 
 type Item = Record<string, AttributeValue>;
@@ -131,17 +132,7 @@ export class DynamoLease {
   async renew(): Promise<boolean> {
     const term = this.term;
     if (term === undefined) return false;
-    const now = this.now();
-    const item = await this.conditionalUpdate({
-      UpdateExpression: "SET ExpiresAt = :expires",
-      ConditionExpression: "Holder = :holder AND FencingToken = :token AND ExpiresAt > :now",
-      ExpressionAttributeValues: {
-        ":holder": { S: this.holder },
-        ":token": { N: String(term.fencingToken) },
-        ":now": { N: String(now) },
-        ":expires": { N: String(now + this.durationMs) },
-      },
-    });
+    const item = await this.extend(this.now(), term.fencingToken);
     this.term = item === undefined ? undefined : termFromItem(item);
     return item !== undefined;
   }
@@ -190,16 +181,13 @@ export class DynamoLease {
     });
   }
 
-  /** A live term of ours (whatever its token) goes on, under the same token. */
-  private extend(now: number): Promise<Item | undefined> {
+  /** A live term of ours (under `token`, or whatever its token) goes on, under the same token. */
+  private extend(now: number, token?: number): Promise<Item | undefined> {
+    const live = liveTermCondition(this.holder, token, now);
     return this.conditionalUpdate({
       UpdateExpression: "SET ExpiresAt = :expires",
-      ConditionExpression: "Holder = :holder AND ExpiresAt > :now",
-      ExpressionAttributeValues: {
-        ":holder": { S: this.holder },
-        ":now": { N: String(now) },
-        ":expires": { N: String(now + this.durationMs) },
-      },
+      ConditionExpression: live.ConditionExpression,
+      ExpressionAttributeValues: { ...live.ExpressionAttributeValues, ":expires": { N: String(now + this.durationMs) } },
     });
   }
 
@@ -325,14 +313,16 @@ export async function waitForLease(lease: AcquirableLease, options: WaitForLease
 
 /** Waits `ms`, or less if the signal aborts; never rejects. */
 function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
+  return sleep(ms, signal).catch(() => undefined);
+}
+
+/**
+ * The condition that `holder` has a live term at `now` (under `token`, when given): what
+ * a renewal and a fenced checkpoint save both require of the lease item.
+ */
+export function liveTermCondition(holder: string, token: number | undefined, now: number): { ConditionExpression: string; ExpressionAttributeValues: Item } {
+  return {
+    ConditionExpression: token === undefined ? "Holder = :holder AND ExpiresAt > :now" : "Holder = :holder AND FencingToken = :token AND ExpiresAt > :now",
+    ExpressionAttributeValues: { ":holder": { S: holder }, ":now": { N: String(now) }, ...(token !== undefined ? { ":token": { N: String(token) } } : {}) },
+  };
 }

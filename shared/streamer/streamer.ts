@@ -2,7 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { request, type Dispatcher } from "undici";
 import type { NomadFrame } from "../nomad/event";
 import type { NomadConfig } from "../nomad/nomad-config";
-import { nomadDispatcher, NomadResponseError, readEventStream } from "../nomad/stream-client";
+import { DEFAULT_LIVENESS_MS, nomadDispatcher, NomadResponseError, readEventStream } from "../nomad/stream-client";
 import type { TopicFilter } from "../nomad/topic-filter";
 import { PUT_EVENTS_DEFAULT_MAX_BYTES, putEventsEntrySize } from "../eventbridge/entry-size";
 import { fullJitter, sleep } from "../retry/backoff";
@@ -24,6 +24,7 @@ export interface StreamerOptions {
   /** Replaces a payload too large for the bus with a reference (claim check). */
   readonly offload?: (detail: NomadBusDetail) => Promise<NomadBusDetail>;
   readonly logger: Logger;
+  /** The connection pool to Nomad; pass one to share it across terms. @default a pool of its own (see nomadDispatcher) */
   readonly dispatcher?: Dispatcher;
   /** @default 45_000 */
   readonly livenessMs?: number;
@@ -45,6 +46,8 @@ export interface StreamerStatus {
   checkpoint: number;
   highestIndex: number;
   lastFrameAt: number | undefined;
+  /** When the last byte (a frame or a heartbeat) came from Nomad. */
+  lastByteAt: number | undefined;
   eventsIn: number;
   eventsOut: number;
   bytesIn: number;
@@ -66,7 +69,7 @@ class Resubscribe extends Error {
  * reconnects with backoff, and marks possible gaps. Run it only while holding the lease.
  */
 export class Streamer {
-  readonly status: StreamerStatus = { connected: false, checkpoint: 0, highestIndex: 0, lastFrameAt: undefined, eventsIn: 0, eventsOut: 0, bytesIn: 0, reconnects: 0, gaps: 0, lastError: undefined, oldestUnpublishedAt: undefined };
+  readonly status: StreamerStatus = { connected: false, checkpoint: 0, highestIndex: 0, lastFrameAt: undefined, lastByteAt: undefined, eventsIn: 0, eventsOut: 0, bytesIn: 0, reconnects: 0, gaps: 0, lastError: undefined, oldestUnpublishedAt: undefined };
   private readonly now: () => number;
   private readonly dispatcher: Dispatcher;
   /** IDs already on the bus for indexes above the checkpoint, so an in-process resubscribe does not send them twice. */
@@ -136,6 +139,7 @@ export class Streamer {
           ...(options.livenessMs ? { livenessMs: options.livenessMs } : {}),
           onBytes: (bytes) => {
             this.status.bytesIn += bytes;
+            this.status.lastByteAt = this.now();
             this.status.connected = true;
           },
         },
@@ -194,7 +198,7 @@ export class Streamer {
     }
     this.status.eventsIn += events.length;
     const seq = tracker.add(frame.Index, this.now());
-    this.status.oldestUnpublishedAt ??= this.now();
+    this.status.oldestUnpublishedAt = tracker.oldestPendingAt;
     this.status.highestIndex = Math.max(this.status.highestIndex, frame.Index);
     await batcher.add(entries, () => {
       this.status.eventsOut += entries.length;
@@ -243,9 +247,9 @@ export class Streamer {
   private async watchNamespaces(stop: AbortController): Promise<{ stop(): void }> {
     const every = this.options.namespacePollMs ?? 60_000;
     if (this.options.nomad.namespace !== "*" || every <= 0) return { stop: () => undefined };
-    const initial = await this.namespaces().catch(() => undefined);
+    const initial = await this.namespaces(stop.signal).catch(() => undefined);
     const timer = setInterval(() => {
-      void this.namespaces()
+      void this.namespaces(stop.signal)
         .then((current) => {
           // Unknown at subscribe time: a namespace may have been missed, so resubscribe once to be sure.
           if (initial === undefined) stop.abort(new Resubscribe(`Nomad's namespaces can be listed again (${current}); resubscribing to be sure all are covered`));
@@ -256,10 +260,14 @@ export class Streamer {
     return { stop: () => clearInterval(timer) };
   }
 
-  private async namespaces(): Promise<string> {
+  private async namespaces(signal: AbortSignal): Promise<string> {
     const { nomad } = this.options;
     const response = await request(`${nomad.address}/v1/namespaces${nomad.region ? `?region=${encodeURIComponent(nomad.region)}` : ""}`, {
       dispatcher: this.dispatcher,
+      signal,
+      // The stream's pool waits on bodies for ever; a namespace list must come in a liveness window.
+      headersTimeout: this.options.livenessMs ?? DEFAULT_LIVENESS_MS,
+      bodyTimeout: this.options.livenessMs ?? DEFAULT_LIVENESS_MS,
       headers: nomad.token ? { "x-nomad-token": nomad.token } : {},
     });
     if (response.statusCode !== 200) throw new NomadResponseError(response.statusCode, (await response.body.text()).trim());

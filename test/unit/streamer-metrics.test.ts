@@ -4,7 +4,7 @@ import { CountingMetrics } from "../../shared/observability/metrics";
 import type { StreamerStatus } from "../../shared/streamer/streamer";
 
 function status(overrides: Partial<StreamerStatus> = {}): StreamerStatus {
-  return { connected: true, checkpoint: 0, highestIndex: 0, lastFrameAt: undefined, eventsIn: 0, eventsOut: 0, bytesIn: 0, reconnects: 0, gaps: 0, lastError: undefined, oldestUnpublishedAt: undefined, ...overrides };
+  return { connected: true, checkpoint: 0, highestIndex: 0, lastFrameAt: undefined, lastByteAt: undefined, eventsIn: 0, eventsOut: 0, bytesIn: 0, reconnects: 0, gaps: 0, lastError: undefined, oldestUnpublishedAt: undefined, ...overrides };
 }
 
 describe("streamer metrics", () => {
