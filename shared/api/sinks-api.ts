@@ -154,7 +154,7 @@ export function createSinksApi(deps: SinksApiDeps): (event: APIGatewayProxyEvent
   }
 
   async function existingSink(id: string): Promise<Sink> {
-    const { value: sink } = await store.get(id);
+    const sink = await store.find(id);
     if (sink === undefined) throw new NotFoundError("event sink not found");
     return sink;
   }

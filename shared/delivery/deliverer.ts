@@ -39,7 +39,7 @@ export interface Poster {
 }
 
 export interface DelivererOptions {
-  readonly sinks: Pick<SinkStore, "get" | "advanceLatestIndex" | "disable">;
+  readonly sinks: Pick<SinkStore, "find" | "advanceLatestIndex" | "disable">;
   readonly log: DeliveryLog;
   readonly webhooks: Poster;
   readonly queue: DeliveryQueueControl;
@@ -102,7 +102,7 @@ export class Deliverer {
     const { logger } = this.options;
     let i = 0;
     try {
-      const sink = (await this.options.sinks.get(sinkId)).value;
+      const sink = await this.options.sinks.find(sinkId);
       if (sink === undefined) {
         logger.warn("discarding deliveries for a sink that no longer exists", { sinkId, messages: group.length });
         this.count("DeliveriesDiscarded", group.length);
@@ -196,9 +196,12 @@ export class Deliverer {
     this.options.metrics?.add("DeliveryLatency", "Milliseconds", result.latencyMs);
 
     if (result.outcome === "delivered") {
-      await this.options.sinks.advanceLatestIndex(sink.ID, lastIndex);
-      await log.record({ ...base, Outcome: "delivered", Error: "" });
-      if (pending) await log.clearPending(sink.ID, head.message.deliveryId);
+      // Independent writes: made together.
+      await Promise.all([
+        this.options.sinks.advanceLatestIndex(sink.ID, lastIndex),
+        log.record({ ...base, Outcome: "delivered", Error: "" }),
+        pending ? log.clearPending(sink.ID, head.message.deliveryId) : undefined,
+      ]);
       this.count("Delivered", members.length);
       // From the moment the fan-out queued the first event to its arrival.
       this.options.metrics?.add("DeliveryAge", "Milliseconds", at - head.queued.sentAt);
@@ -228,8 +231,10 @@ export class Deliverer {
     // The last try happens at the horizon, not after it.
     const waitMs = Math.min(Math.max(wanted, MIN_RETRY_MS), Math.max(MIN_RETRY_MS, policy.horizonMs - age));
     const seconds = visibilitySeconds(waitMs, receivedAt, at);
-    await log.savePending(sink.ID, head.message.deliveryId, { Members: members.map((m) => m.message.deliveryId), Attempts: attemptNo, FirstAttemptAt: pending?.FirstAttemptAt ?? now, LastError: result.error });
-    await log.record({ ...base, Outcome: "retrying", Error: result.error, NextAttemptAt: at + seconds * 1000 });
+    await Promise.all([
+      log.savePending(sink.ID, head.message.deliveryId, { Members: members.map((m) => m.message.deliveryId), Attempts: attemptNo, FirstAttemptAt: pending?.FirstAttemptAt ?? now, LastError: result.error }),
+      log.record({ ...base, Outcome: "retrying", Error: result.error, NextAttemptAt: at + seconds * 1000 }),
+    ]);
     this.count("DeliveryRetries", 1);
     logger.info("delivery failed; will retry", { sinkId: sink.ID, deliveryId: id, attempt: attemptNo, error: result.error, retryInSeconds: seconds });
     return { seconds };

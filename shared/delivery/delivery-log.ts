@@ -26,7 +26,7 @@ import { ValidationError } from "../errors";
 export const DELIVERIES_TTL_ATTRIBUTE = "ExpiresAt";
 
 /** What happened to one attempt. */
-export type AttemptOutcome = "delivered" | "retrying" | "dead-lettered" | "disabled" | "discarded";
+export type AttemptOutcome = "delivered" | "retrying" | "dead-lettered" | "disabled";
 
 export interface DeliveryAttempt {
   readonly SinkID: string;

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { decodeNomadEvent } from "../nomad/event";
-import { NomadBusDetailSchema, PayloadRefSchema, type NomadBusDetail } from "../streamer/event-contract";
+import { decodeNomadBusDetail, NomadBusDetailSchema, type NomadBusDetail } from "../streamer/event-contract";
 
 /**
  * One message on the FIFO delivery queue: one event for one sink. `MessageGroupId` is the
@@ -38,6 +37,14 @@ export function deliveryMessage(sinkId: string, detail: NomadBusDetail): Deliver
 }
 
 /**
+ * `JSON.stringify(deliveryMessage(sinkId, detail))` from the detail's ID and JSON, so one event
+ * matched by many sinks is serialised once. Same keys, same order, same bytes.
+ */
+export function deliveryMessageJson(sinkId: string, eventId: string, detailJson: string): string {
+  return `{"sinkId":${JSON.stringify(sinkId)},"deliveryId":"${deliveryId(sinkId, eventId)}","detail":${detailJson}}`;
+}
+
+/**
  * Checks a parsed message body against DeliveryMessageSchema's rules without copying the
  * event's payload (the deliver path's hot spot): the same fields, defaults and meaning,
  * and a problem that names the field.
@@ -48,19 +55,7 @@ export function decodeDeliveryMessage(value: unknown): { message: DeliveryMessag
   if (typeof v.sinkId !== "string" || v.sinkId === "") return { problem: "sinkId must be a non-empty string" };
   if (typeof v.deliveryId !== "string" || v.deliveryId === "") return { problem: "deliveryId must be a non-empty string" };
   if (v.redriven !== undefined && typeof v.redriven !== "boolean") return { problem: "redriven must be a boolean" };
-  const d = v.detail as Record<string, unknown> | null;
-  if (typeof d !== "object" || d === null || Array.isArray(d)) return { problem: "detail must be an object" };
-  if (typeof d.id !== "string") return { problem: "detail.id must be a string" };
-  if (typeof d.cluster !== "string") return { problem: "detail.cluster must be a string" };
-  if (typeof d.frameIndex !== "number" || !Number.isInteger(d.frameIndex) || d.frameIndex < 0) return { problem: "detail.frameIndex must be a non-negative integer" };
-  const event = decodeNomadEvent(d.event);
-  if ("issue" in event) return { problem: `detail.event${event.issue.path ? `.${event.issue.path}` : ""} ${event.issue.message}` };
-  let payloadRef;
-  if (d.payloadRef !== undefined) {
-    const ref = PayloadRefSchema.safeParse(d.payloadRef);
-    if (!ref.success) return { problem: `detail.payloadRef.${ref.error.issues[0]?.path.join(".") ?? ""} ${ref.error.issues[0]?.message ?? "is invalid"}` };
-    payloadRef = ref.data;
-  }
-  const detail: NomadBusDetail = { id: d.id, cluster: d.cluster, frameIndex: d.frameIndex, event: event.event, ...(payloadRef ? { payloadRef } : {}) };
-  return { message: { sinkId: v.sinkId, deliveryId: v.deliveryId, detail, ...(v.redriven !== undefined ? { redriven: v.redriven } : {}) } };
+  const decoded = decodeNomadBusDetail(v.detail);
+  if ("problem" in decoded) return decoded;
+  return { message: { sinkId: v.sinkId, deliveryId: v.deliveryId, detail: decoded.detail, ...(v.redriven !== undefined ? { redriven: v.redriven } : {}) } };
 }

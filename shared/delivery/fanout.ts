@@ -2,9 +2,9 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { matchesTopics } from "../nomad/topic-filter";
 import type { MetricsSink } from "../observability/metrics";
 import { fullJitter, sleep } from "../retry/backoff";
-import { GAP_TOPIC, NomadBusDetailSchema, type NomadBusDetail } from "../streamer/event-contract";
+import { decodeNomadBusDetail, GAP_TOPIC, type NomadBusDetail } from "../streamer/event-contract";
 import { describeValue } from "../errors";
-import { deliveryMessage, type DeliveryMessage } from "./delivery-message";
+import { deliveryId, deliveryMessageJson } from "./delivery-message";
 import type { SinkCache } from "./sink-cache";
 
 /** One record of the ingest queue: an EventBridge event as the bus's SQS target writes it. */
@@ -59,12 +59,9 @@ export function parseIngestRecord(body: string): NomadBusDetail {
   }
   const detail = (envelope as { detail?: unknown } | null)?.detail;
   if (detail === undefined) throw new MalformedIngestRecordError(`the record is not an EventBridge event (no "detail"): ${describeValue(body.slice(0, 200))}`);
-  const parsed = NomadBusDetailSchema.safeParse(detail);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new MalformedIngestRecordError(`the record's detail is not a Nomad bus event: ${issue?.path.join(".") || "detail"} ${issue?.message ?? "is invalid"}`);
-  }
-  return parsed.data;
+  const decoded = decodeNomadBusDetail(detail);
+  if ("problem" in decoded) throw new MalformedIngestRecordError(`the record's detail is not a Nomad bus event: ${decoded.problem}`);
+  return decoded.detail;
 }
 
 /** A gap marker concerns every sink: any of them may have missed events. */
@@ -119,19 +116,23 @@ export class Fanout {
     for (const { record, detail } of parsed) {
       const start = outgoing.length;
       try {
+        // The detail is serialised once per event (and once more if it goes by reference), not per sink.
         let shared = detail;
+        let detailJson: string | undefined;
         for (const sink of sinks) {
           if (!matches(sink.Topics, detail)) continue;
-          let message = deliveryMessage(sink.ID, shared);
-          let body = JSON.stringify(message);
-          if (Buffer.byteLength(body) > this.maxMessageBytes && shared.payloadRef === undefined) {
-            if (!this.options.offload) throw new Error(`event ${detail.id} makes a ${Buffer.byteLength(body)}-byte delivery message, over SQS's ${this.maxMessageBytes}, and no payload bucket is configured (PAYLOAD_BUCKET)`);
+          detailJson ??= JSON.stringify(shared);
+          let body = deliveryMessageJson(sink.ID, detail.id, detailJson);
+          let bytes = Buffer.byteLength(body);
+          if (bytes > this.maxMessageBytes && shared.payloadRef === undefined) {
+            if (!this.options.offload) throw new Error(`event ${detail.id} makes a ${bytes}-byte delivery message, over SQS's ${this.maxMessageBytes}, and no payload bucket is configured (PAYLOAD_BUCKET)`);
             shared = await this.options.offload(detail);
-            message = deliveryMessage(sink.ID, shared);
-            body = JSON.stringify(message);
+            detailJson = JSON.stringify(shared);
+            body = deliveryMessageJson(sink.ID, detail.id, detailJson);
+            bytes = Buffer.byteLength(body);
           }
-          if (Buffer.byteLength(body) > this.maxMessageBytes) throw new Error(`event ${detail.id} makes a ${Buffer.byteLength(body)}-byte delivery message even by reference, over SQS's ${this.maxMessageBytes}`);
-          outgoing.push({ recordId: record.messageId, groupId: sink.ID, message: toOutgoing(message, body, entryIds++) });
+          if (bytes > this.maxMessageBytes) throw new Error(`event ${detail.id} makes a ${bytes}-byte delivery message even by reference, over SQS's ${this.maxMessageBytes}`);
+          outgoing.push({ recordId: record.messageId, groupId: sink.ID, message: { id: `m${entryIds++}`, body, groupId: sink.ID, deduplicationId: deliveryId(sink.ID, detail.id) } });
         }
       } catch (error) {
         logger.error("could not prepare deliveries for an event", { eventId: detail.id, messageId: record.messageId, error: (error as Error).message });
@@ -201,8 +202,4 @@ export class Fanout {
     }
     return errors;
   }
-}
-
-function toOutgoing(message: DeliveryMessage, body: string, n: number): OutgoingMessage {
-  return { id: `m${n}`, body, groupId: message.sinkId, deduplicationId: message.deliveryId };
 }

@@ -18,6 +18,9 @@ export const DLQ_REASON_ATTRIBUTE = "DeadLetterReason";
 export const DLQ_ATTEMPTS_ATTRIBUTE = "Attempts";
 export const DLQ_AT_ATTRIBUTE = "DeadLetteredAt";
 
+/** The most messages one redrive moves; a caller that gets this many back calls again. */
+export const REDRIVE_MAX_MESSAGES = 10_000;
+
 /** SQS caps a string message attribute with the message; keep the reason readable and small. */
 const REASON_MAX_CHARS = 1_000;
 
@@ -102,25 +105,21 @@ export class SqsDeliveryQueue implements DeliveryQueueWriter, DeliveryQueueContr
    * A FIFO queue hands out a group's next message only once the previous one is settled,
    * so each of the sink's messages is moved (sent, then deleted) before receiving again.
    */
-  async redrive(sinkId: string, options: { maxMessages?: number } = {}): Promise<{ moved: number; reasons: string[] }> {
+  async redrive(sinkId: string): Promise<{ moved: number }> {
     const url = this.requireDlq();
     const held: Message[] = [];
-    const reasons = new Set<string>();
     let moved = 0;
-    const limit = options.maxMessages ?? 10_000;
     try {
-      while (moved < limit) {
+      while (moved < REDRIVE_MAX_MESSAGES) {
         const { Messages = [] } = await this.client.send(
-          new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 60, WaitTimeSeconds: 0, MessageSystemAttributeNames: ["MessageGroupId"], MessageAttributeNames: [DLQ_REASON_ATTRIBUTE] }),
+          new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 60, WaitTimeSeconds: 0, MessageSystemAttributeNames: ["MessageGroupId"] }),
         );
         if (Messages.length === 0) break;
         for (const message of Messages) {
-          if (message.Attributes?.MessageGroupId !== sinkId || moved >= limit) {
+          if (message.Attributes?.MessageGroupId !== sinkId || moved >= REDRIVE_MAX_MESSAGES) {
             held.push(message);
             continue;
           }
-          const reason = message.MessageAttributes?.[DLQ_REASON_ATTRIBUTE]?.StringValue;
-          if (reason) reasons.add(reason);
           await this.client.send(new SendMessageCommand({ QueueUrl: this.options.queueUrl, MessageBody: markRedriven(message.Body ?? ""), MessageGroupId: sinkId, MessageDeduplicationId: `${message.MessageId}-r${this.now()}` }));
           await this.client.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: message.ReceiptHandle }));
           moved++;
@@ -133,7 +132,7 @@ export class SqsDeliveryQueue implements DeliveryQueueWriter, DeliveryQueueContr
           .catch(() => undefined);
       }
     }
-    return { moved, reasons: [...reasons] };
+    return { moved };
   }
 
   private requireDlq(): string {

@@ -32,7 +32,7 @@ import type { LookupFunction } from "node:net";
 import { Agent, buildConnector } from "undici";
 import { type Cidr, type IpAddress, cidrContains, embeddedIPv4, formatIp, parseCidr, parseIpLiteral } from "./ip-address";
 
-export { type Cidr, parseIpLiteral, formatIp } from "./ip-address";
+export type { Cidr } from "./ip-address";
 
 /** The configuration variable operators use to allowlist CIDRs; named in every refusal. */
 export const ALLOWED_CIDRS_ENV = "WEBHOOK_ALLOWED_CIDRS";

@@ -1,5 +1,6 @@
 import { errors as undiciErrors, request, type Dispatcher } from "undici";
 import { parseRetryAfter } from "./retry-policy";
+import { findBlockedAddressError } from "./ssrf-guard";
 
 /** What one POST to a webhook came to. */
 export type AttemptResult =
@@ -104,8 +105,8 @@ export function describeFailure(error: unknown, timeoutMs: number): string {
     return `no complete answer within ${timeoutMs} ms`;
   }
   if (chain.some((e) => e instanceof undiciErrors.ConnectTimeoutError)) return `could not connect in time (${(error as Error).message})`;
-  const blocked = chain.find((e) => (e as Error).name === "BlockedAddressError");
-  if (blocked) return (blocked as Error).message;
+  const blocked = findBlockedAddressError(error);
+  if (blocked) return blocked.message;
   const coded = chain.find((e) => typeof (e as { code?: unknown }).code === "string") as (Error & { code: string }) | undefined;
   const last = chain.at(-1) as Error | undefined;
   const message = last?.message ?? String(error);

@@ -52,7 +52,7 @@ function receivedNumber(value: unknown): string {
   return typeof value === "number" ? String(value) : received(value);
 }
 
-function isIndex(value: unknown): value is number {
+export function isIndex(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 

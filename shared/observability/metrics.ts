@@ -76,15 +76,3 @@ export class CountingMetrics implements MetricsSink {
 
   flush(): void {}
 }
-
-/** Sends every figure to each sink (for example EMF and the local runtime's counters). */
-export function teeMetrics(...sinks: MetricsSink[]): MetricsSink {
-  return {
-    add: (name, kind, value) => {
-      for (const sink of sinks) sink.add(name, kind, value);
-    },
-    flush: () => {
-      for (const sink of sinks) sink.flush();
-    },
-  };
-}

@@ -9,6 +9,7 @@ import {
   type DynamoDBClientConfig,
 } from "@aws-sdk/client-dynamodb";
 import { ConflictError, NotFoundError } from "../errors";
+import { fullJitter, sleep } from "../retry/backoff";
 import { generateSecret, PREVIOUS_SECRET_GRACE_MS } from "./secret";
 import type { PreviousSecret, Sink, SinkRegistration } from "./sink";
 import { COUNTER_KEY, previousSecretsToAttribute, SINK_SORT_KEY, sinkFromItem, sinkKey, topicsToAttribute } from "./sink-item";
@@ -81,7 +82,7 @@ export class DynamoSinkStore implements SinkStore {
   }
 
   async get(id: string): Promise<Written<Sink | undefined>> {
-    const [index, sink] = await Promise.all([this.currentIndex(), this.read(id)]);
+    const [index, sink] = await Promise.all([this.currentIndex(), this.find(id)]);
     return { value: sink, index: Math.max(index, sink?.ModifyIndex ?? 0) };
   }
 
@@ -130,7 +131,7 @@ export class DynamoSinkStore implements SinkStore {
     }
   }
 
-  private async read(id: string): Promise<Sink | undefined> {
+  async find(id: string): Promise<Sink | undefined> {
     const result = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: sinkKey(id), ConsistentRead: true }));
     return result.Item ? sinkFromItem(result.Item) : undefined;
   }
@@ -162,7 +163,7 @@ export class DynamoSinkStore implements SinkStore {
    */
   private async mutate(id: string, how: { readonly enable: boolean }, change: (current: Sink | undefined) => SinkConfig): Promise<Written<Sink>> {
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const current = await this.read(id);
+      const current = await this.find(id);
       const config = change(current);
       const index = await this.nextIndex();
       try {
@@ -193,7 +194,7 @@ export class DynamoSinkStore implements SinkStore {
         return { value: sinkFromItem(result.Attributes ?? {}), index };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 5 * 2 ** attempt)));
+        await sleep(fullJitter(attempt, 5, 200));
       }
     }
     throw new ConflictError(`event sink ${JSON.stringify(id)} changed under ${this.maxAttempts} attempts in a row to update it; try again`);

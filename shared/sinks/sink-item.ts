@@ -20,22 +20,6 @@ export function previousSecretsToAttribute(previous: readonly PreviousSecret[]):
   return { L: previous.map((p) => ({ M: { Secret: { S: p.Secret }, ExpiresAt: { N: String(p.ExpiresAt) } } })) };
 }
 
-export function sinkToItem(sink: Sink): Item {
-  return {
-    ...sinkKey(sink.ID),
-    ID: { S: sink.ID },
-    Type: { S: sink.Type },
-    Topics: topicsToAttribute(sink.Topics),
-    Address: { S: sink.Address },
-    LatestIndex: { N: String(sink.LatestIndex) },
-    CreateIndex: { N: String(sink.CreateIndex) },
-    ModifyIndex: { N: String(sink.ModifyIndex) },
-    Secret: { S: sink.Secret },
-    PreviousSecrets: previousSecretsToAttribute(sink.PreviousSecrets),
-    ...(sink.Disabled ? { DisabledReason: { S: sink.Disabled.Reason }, DisabledAt: { N: String(sink.Disabled.At) } } : {}),
-  };
-}
-
 export class CorruptItemError extends Error {
   override readonly name = "CorruptItemError";
 }

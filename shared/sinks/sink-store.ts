@@ -13,6 +13,8 @@ export interface Written<T> {
 export interface SinkStore {
   /** Every sink, sorted by ID, and the store's current index. */
   list(): Promise<Written<Sink[]>>;
+  /** One sink, or undefined if absent: a single read, for callers that need no index. */
+  find(id: string): Promise<Sink | undefined>;
   /** One sink (undefined if absent) and the store's current index. */
   get(id: string): Promise<Written<Sink | undefined>>;
   /**

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NomadEventSchema, type NomadEvent } from "../nomad/event";
+import { decodeNomadEvent, isIndex, NomadEventSchema, type NomadEvent } from "../nomad/event";
 
 /**
  * The contract of events on the bus, for anyone writing an EventBridge rule:
@@ -34,6 +34,25 @@ export const NomadBusDetailSchema = z.object({
   payloadRef: PayloadRefSchema.optional(),
 });
 export type NomadBusDetail = z.infer<typeof NomadBusDetailSchema>;
+
+/**
+ * Checks a parsed `detail` against NomadBusDetailSchema's rules without copying the
+ * event's payload (the fan-out and deliver hot path); the problem names the field under
+ * `detail.`.
+ */
+export function decodeNomadBusDetail(value: unknown): { detail: NomadBusDetail } | { problem: string } {
+  const d = value as Record<string, unknown> | null;
+  if (typeof d !== "object" || d === null || Array.isArray(d)) return { problem: "detail must be an object" };
+  if (typeof d.id !== "string") return { problem: "detail.id must be a string" };
+  if (typeof d.cluster !== "string") return { problem: "detail.cluster must be a string" };
+  if (!isIndex(d.frameIndex)) return { problem: "detail.frameIndex must be a non-negative integer" };
+  const event = decodeNomadEvent(d.event);
+  if ("issue" in event) return { problem: `detail.event${event.issue.path ? `.${event.issue.path}` : ""} ${event.issue.message}` };
+  if (d.payloadRef === undefined) return { detail: { id: d.id, cluster: d.cluster, frameIndex: d.frameIndex, event: event.event } };
+  const ref = PayloadRefSchema.safeParse(d.payloadRef);
+  if (!ref.success) return { problem: `detail.payloadRef.${ref.error.issues[0]?.path.join(".") ?? ""} ${ref.error.issues[0]?.message ?? "is invalid"}` };
+  return { detail: { id: d.id, cluster: d.cluster, frameIndex: d.frameIndex, event: event.event, payloadRef: ref.data } };
+}
 
 export interface BusEntry {
   readonly Source: string;

@@ -18,7 +18,6 @@ import { ensurePkSkTable } from "../dynamo/pk-sk-table";
  *   would reset FencingToken, and the token must only ever grow.
  * - Every write is conditional (lease.ts and checkpoint-store.ts say on what).
  */
-export { PK_SK_KEYS as STREAMER_TABLE_KEYS } from "../dynamo/pk-sk-table";
 
 /** A streamer item lacks an attribute it must have (written by something else, or edited by hand). */
 export class CorruptStreamerItemError extends Error {

@@ -128,10 +128,10 @@ function cpuSeconds(pid: number): number {
 }
 
 /** In-memory stand-in for the DynamoDB sink store: the three calls the deliverer makes. */
-class MemorySinks implements Pick<SinkStore, "get" | "advanceLatestIndex" | "disable"> {
+class MemorySinks implements Pick<SinkStore, "find" | "advanceLatestIndex" | "disable"> {
   readonly sinks = new Map<string, Sink>();
-  async get(id: string) {
-    return { value: this.sinks.get(id), index: 1 };
+  async find(id: string) {
+    return this.sinks.get(id);
   }
   async advanceLatestIndex(id: string, index: number) {
     const sink = this.sinks.get(id);

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { decodeDeliveryMessage, deliveryMessage, DeliveryMessageSchema } from "../../shared/delivery/delivery-message";
+import { decodeDeliveryMessage, deliveryMessage, deliveryMessageJson, DeliveryMessageSchema } from "../../shared/delivery/delivery-message";
 
 const detail = { id: "7-abc", cluster: "prod", frameIndex: 7, event: { Topic: "Job", Type: "JobRegistered", Key: "web", Namespace: "default", FilterKeys: null, Index: 7, Payload: { Job: { ID: "web" } } } };
+
+describe("deliveryMessageJson", () => {
+  it("is byte for byte JSON.stringify of the message", () => {
+    for (const sinkId of ["s", 'quote"d', "ünï"]) {
+      expect(deliveryMessageJson(sinkId, detail.id, JSON.stringify(detail))).toBe(JSON.stringify(deliveryMessage(sinkId, detail)));
+    }
+  });
+});
 
 describe("decodeDeliveryMessage: the deliver path's check, equal to the schema", () => {
   it.each([
