@@ -35,6 +35,12 @@ Environment:
 // The local runtime runs on Node 20 by design; Lambda runs Node 22 (see README).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
+/** What has been started, stopped last-first: on Ctrl-C, and when start-up fails half way (no orphaned Java process). */
+const started: Array<() => unknown> = [];
+async function stopStarted(): Promise<void> {
+  for (const stop of started.splice(0).reverse()) await Promise.resolve(stop()).catch(() => undefined);
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
     process.stdout.write(HELP);
@@ -48,19 +54,22 @@ async function main(): Promise<void> {
   const { token, source } = localManagementToken(env.SINKS_MANAGEMENT_TOKEN, join(dataDir, "management-token"));
 
   const dynamo = await startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb") });
+  started.push(() => dynamo.stop());
   const fauxqs = await startFauxqsServer();
+  started.push(() => fauxqs.stop());
   const deliveriesTable = optionalEnv(env, "DELIVERIES_TABLE") ?? "nomad-event-sinks-deliveries";
   Object.assign(process.env, localAwsEnvironment({ dynamodb: dynamo.endpoint, sqs: fauxqs.endpoint }), { SINKS_TABLE: tableName, DELIVERIES_TABLE: deliveriesTable, SINKS_MANAGEMENT_TOKEN: token });
   const client = new DynamoDBClient({});
-  await ensureSinksTable(client, tableName);
-  await ensureDeliveriesTable(client, deliveriesTable);
-  client.destroy();
+  started.push(() => client.destroy());
+  await Promise.all([ensureSinksTable(client, tableName), ensureDeliveriesTable(client, deliveriesTable)]);
   const sqs = sqsClient();
+  started.push(() => sqs.destroy());
   const queues = await ensureFifoQueueWithDlq(sqs, "nomad-event-sinks-delivery");
   Object.assign(process.env, { DELIVERY_QUEUE_URL: queues.queueUrl, DELIVERY_DLQ_URL: queues.dlqUrl });
 
   const logger = createLogger("local");
   const api = await startHttpApiServer(sinksApiFromEnv(process.env, logger), { port, host });
+  started.push(() => api.close());
 
   const tokenNote = source === "environment" ? "(from SINKS_MANAGEMENT_TOKEN)" : source === "generated" ? `(generated, saved in ${join(dataDir, "management-token")})` : `(saved in ${join(dataDir, "management-token")})`;
   process.stdout.write(`
@@ -88,17 +97,15 @@ Ctrl-C stops everything; sinks are kept for the next start.
     if (stopping) return;
     stopping = true;
     process.stdout.write(`\n${signal}: stopping…\n`);
-    await api.close();
-    sqs.destroy();
-    await fauxqs.stop();
-    await dynamo.stop();
+    await stopStarted();
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   process.stderr.write(`npm start failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  await stopStarted();
   process.exit(1);
 });
