@@ -2,7 +2,7 @@ import { ConfigError, intEnv, requireEnv, type Env } from "../../shared/config/e
 import { readPayloadStoreConfig, type PayloadStoreConfig } from "../../shared/config/payload-config";
 import { readAllowedCidrs } from "../../shared/delivery/allowed-cidrs";
 import type { Cidr } from "../../shared/delivery/ssrf-guard";
-import { SQS_MAX_RETENTION_SECONDS, SQS_MAX_VISIBILITY_SECONDS, type RetryPolicy } from "../../shared/delivery/retry-policy";
+import { DEFAULT_RETRY_POLICY, MAX_RETRY_HORIZON_SECONDS, SQS_MAX_VISIBILITY_SECONDS, type RetryPolicy } from "../../shared/delivery/retry-policy";
 
 export interface DeliverConfig extends PayloadStoreConfig {
   readonly sinksTable: string;
@@ -20,8 +20,9 @@ export interface DeliverConfig extends PayloadStoreConfig {
 
 /** Reads and checks the deliver function's configuration; a bad variable fails with its name. */
 export function readDeliverConfig(env: Env): DeliverConfig {
-  const baseSeconds = intEnv(env, "DELIVERY_RETRY_BASE_SECONDS", 5, { min: 1, max: SQS_MAX_VISIBILITY_SECONDS });
-  const capSeconds = intEnv(env, "DELIVERY_RETRY_CAP_SECONDS", 3 * 3600, { min: 1, max: SQS_MAX_VISIBILITY_SECONDS });
+  const defaults = DEFAULT_RETRY_POLICY;
+  const baseSeconds = intEnv(env, "DELIVERY_RETRY_BASE_SECONDS", defaults.baseMs / 1000, { min: 1, max: SQS_MAX_VISIBILITY_SECONDS });
+  const capSeconds = intEnv(env, "DELIVERY_RETRY_CAP_SECONDS", defaults.capMs / 1000, { min: 1, max: SQS_MAX_VISIBILITY_SECONDS });
   if (capSeconds < baseSeconds) throw new ConfigError(`Environment variable DELIVERY_RETRY_CAP_SECONDS (${capSeconds}) must not be below DELIVERY_RETRY_BASE_SECONDS (${baseSeconds})`);
   return {
     sinksTable: requireEnv(env, "SINKS_TABLE", "the DynamoDB table that holds the sinks"),
@@ -34,9 +35,8 @@ export function readDeliverConfig(env: Env): DeliverConfig {
     policy: {
       baseMs: baseSeconds * 1000,
       capMs: capSeconds * 1000,
-      retryAfterCapMs: intEnv(env, "DELIVERY_RETRY_AFTER_MAX_SECONDS", 3600, { min: 1, max: SQS_MAX_VISIBILITY_SECONDS }) * 1000,
-      // Within SQS's 14-day retention, with a day to spare for the last waits.
-      horizonMs: intEnv(env, "DELIVERY_RETRY_HORIZON_SECONDS", 72 * 3600, { min: 1, max: SQS_MAX_RETENTION_SECONDS - 86_400 }) * 1000,
+      retryAfterCapMs: intEnv(env, "DELIVERY_RETRY_AFTER_MAX_SECONDS", defaults.retryAfterCapMs / 1000, { min: 1, max: SQS_MAX_VISIBILITY_SECONDS }) * 1000,
+      horizonMs: intEnv(env, "DELIVERY_RETRY_HORIZON_SECONDS", defaults.horizonMs / 1000, { min: 1, max: MAX_RETRY_HORIZON_SECONDS }) * 1000,
     },
     maxEventsPerRequest: intEnv(env, "DELIVERY_MAX_EVENTS_PER_REQUEST", 10, { min: 1, max: 10 }),
     maxRequestBytes: intEnv(env, "DELIVERY_MAX_REQUEST_BYTES", 262_144, { min: 1_024, max: 6_291_456 }),

@@ -4,8 +4,10 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { DELIVERIES_TTL_ATTRIBUTE } from "../../shared/delivery/delivery-log";
+import { DELIVERY_QUEUE_MAX_RECEIVE_COUNT, DELIVERY_QUEUE_RETENTION_SECONDS } from "../../shared/delivery/delivery-queue-settings";
+import { DEFAULT_RETRY_POLICY, MAX_RETRY_HORIZON_SECONDS } from "../../shared/delivery/retry-policy";
 import { BundledFunction } from "./bundled-function";
-import { pkSkTable } from "./sinks-table";
+import { pkSkTable } from "./pk-sk-table";
 
 export interface DeliveryProps {
   /** The sinks table (the deliver function reads sinks, advances LatestIndex, disables on 410). */
@@ -23,8 +25,6 @@ export interface DeliveryProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-/** SQS's own ceiling on retention, and so on a retry horizon (minus a day for the last waits). */
-const MAX_HORIZON = Duration.days(13);
 
 /**
  * Webhook delivery: the FIFO delivery queue (one message group per sink) and its FIFO
@@ -39,8 +39,8 @@ export class Delivery extends Construct {
 
   constructor(scope: Construct, id: string, props: DeliveryProps) {
     super(scope, id);
-    const horizon = props.retryHorizon ?? Duration.hours(72);
-    if (horizon.toSeconds() < 1 || horizon.toSeconds() > MAX_HORIZON.toSeconds()) {
+    const horizon = props.retryHorizon ?? Duration.millis(DEFAULT_RETRY_POLICY.horizonMs);
+    if (horizon.toSeconds() < 1 || horizon.toSeconds() > MAX_RETRY_HORIZON_SECONDS) {
       throw new Error(`Delivery ${id}: retryHorizon must be between 1 second and 13 days (SQS keeps messages 14 days at most), but ${horizon.toHumanString()} was provided`);
     }
     const concurrency = props.maxConcurrency ?? 20;
@@ -51,7 +51,7 @@ export class Delivery extends Construct {
     this.deliveriesTable = pkSkTable(this, "Deliveries", { removalPolicy, timeToLiveAttribute: DELIVERIES_TTL_ATTRIBUTE });
     this.deadLetterQueue = new Queue(this, "DeadLetters", {
       fifo: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.seconds(DELIVERY_QUEUE_RETENTION_SECONDS),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       removalPolicy,
@@ -61,14 +61,12 @@ export class Delivery extends Construct {
       // High-throughput FIFO: ordering and deduplication per sink (message group).
       deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
       fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.seconds(DELIVERY_QUEUE_RETENTION_SECONDS),
       // AWS's advice for Lambda sources: at least six times the function's timeout.
       visibilityTimeout: Duration.seconds(functionTimeout.toSeconds() * 6),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      // The deliver function dead-letters by the retry horizon itself; this only catches
-      // a message that keeps crashing the function.
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 1000 },
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: DELIVERY_QUEUE_MAX_RECEIVE_COUNT },
       removalPolicy,
     });
     this.handler = new BundledFunction(this, "Handler", {

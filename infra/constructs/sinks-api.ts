@@ -82,5 +82,6 @@ export class SinksApi extends Construct {
       }),
     };
     new CfnOutput(this, "Url", { value: this.api.apiEndpoint, description: "Base URL of the sinks API (NOMAD_ADDR for `nomad event sink`)" });
+    new CfnOutput(this, "ManagementTokenSecretArn", { value: this.managementToken.secretArn, description: "Secrets Manager secret holding the management token (aws secretsmanager get-secret-value --secret-id <this>)" });
   }
 }

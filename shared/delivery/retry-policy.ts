@@ -21,6 +21,9 @@ export const SQS_MAX_VISIBILITY_SECONDS = 43_200;
 /** SQS's longest message retention (14 days): no horizon can outlive it. */
 export const SQS_MAX_RETENTION_SECONDS = 1_209_600;
 
+/** The longest retry horizon: SQS's retention, with a day to spare for the last waits. */
+export const MAX_RETRY_HORIZON_SECONDS = SQS_MAX_RETENTION_SECONDS - 86_400;
+
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   baseMs: 5_000,
   capMs: 3 * 60 * 60 * 1000,

@@ -77,6 +77,7 @@ describe("CDK: sinks table and API", () => {
       AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
     });
     template.hasOutput("*", { Description: Match.stringLikeRegexp("Base URL of the sinks API") });
+    template.hasOutput("*", { Value: { Ref: Match.stringLikeRegexp("ManagementToken") }, Description: Match.stringLikeRegexp("management token") });
   });
 
   it("rejects bad props with what was given", () => {

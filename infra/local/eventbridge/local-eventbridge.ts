@@ -247,7 +247,7 @@ export async function startLocalEventBridge(options: LocalEventBridgeOptions = {
     const down = takeOutage();
     if (down !== undefined) throw new EventBridgeApiError(down.status, down.type, down.message);
     if (entries === undefined) throw unreadable;
-    checkPutEventsLimits(entries, maxRequestBytes);
+    checkPutEventsLimits(entries, record.size, maxRequestBytes);
 
     const results: PutEventsResultEntry[] = [];
     const passed: AcceptedEvent[] = [];

@@ -8,7 +8,7 @@
  * tests recorded against AWS (tests/aws/services/events/test_events.snapshot.json,
  * 2025-01); the others are this stand-in's best reading and are said so where they are.
  */
-import { PUT_EVENTS_MAX_ENTRIES, putEventsRequestSize } from "../../../shared/eventbridge/entry-size";
+import { PUT_EVENTS_MAX_ENTRIES } from "../../../shared/eventbridge/entry-size";
 
 /** Detail nested deeper than this is refused (the limit as the project states it; not checked against AWS). */
 export const PUT_EVENTS_MAX_DETAIL_DEPTH = 1100;
@@ -104,8 +104,8 @@ export function readPutEventsEntries(body: unknown): PutEventsWireEntry[] {
   return rawEntries.map(readEntry);
 }
 
-/** Entry count (1 to 10) and summed size (at most `maxRequestBytes`); returns the size. */
-export function checkPutEventsLimits(entries: readonly PutEventsWireEntry[], maxRequestBytes: number): number {
+/** Entry count (1 to 10) and summed size (`size`, by putEventsRequestSize: at most `maxRequestBytes`). */
+export function checkPutEventsLimits(entries: readonly PutEventsWireEntry[], size: number, maxRequestBytes: number): void {
   if (entries.length < 1) {
     throw validationError("1 validation error detected: Value '[]' at 'entries' failed to satisfy constraint: Member must have length greater than or equal to 1");
   }
@@ -115,11 +115,9 @@ export function checkPutEventsLimits(entries: readonly PutEventsWireEntry[], max
       `1 validation error detected: Value '[${entries.length} entries]' at 'entries' failed to satisfy constraint: Member must have length less than or equal to ${PUT_EVENTS_MAX_ENTRIES}`,
     );
   }
-  const size = putEventsRequestSize(entries);
   // Message recorded. Exactly the limit passes and one byte more fails, as a third-party
   // test against AWS observed at the 1 MB limit.
   if (size > maxRequestBytes) throw validationError("Total size of the entries in the request is over the limit.");
-  return size;
 }
 
 /** How deep a JSON text nests (`{}` is 1), counted without recursion. */

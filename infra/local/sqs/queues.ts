@@ -1,7 +1,12 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { DELIVERY_QUEUE_MAX_RECEIVE_COUNT, DELIVERY_QUEUE_RETENTION_SECONDS } from "../../../shared/delivery/delivery-queue-settings";
 
-/** The delivery queue's settings, as the CDK stack sets them in AWS. */
-export const DELIVERY_QUEUE_DEFAULTS = { visibilityTimeoutSeconds: 180, maxReceiveCount: 1000 } as const;
+/**
+ * The local delivery queue's defaults: retention and redrive as in AWS; a shorter visibility
+ * timeout than AWS's (6 × the function timeout) so a message whose handler failed outright
+ * comes back within minutes locally.
+ */
+const DELIVERY_QUEUE_DEFAULTS = { visibilityTimeoutSeconds: 180, maxReceiveCount: DELIVERY_QUEUE_MAX_RECEIVE_COUNT } as const;
 
 /**
  * Creates (or finds: CreateQueue is idempotent for equal attributes) a FIFO queue and its
@@ -12,14 +17,14 @@ export async function ensureFifoQueueWithDlq(
   name: string,
   options: { visibilityTimeoutSeconds?: number; maxReceiveCount?: number } = {},
 ): Promise<{ queueUrl: string; dlqUrl: string }> {
-  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq.fifo`, Attributes: { FifoQueue: "true", MessageRetentionPeriod: "1209600" } }));
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq.fifo`, Attributes: { FifoQueue: "true", MessageRetentionPeriod: String(DELIVERY_QUEUE_RETENTION_SECONDS) } }));
   const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))).Attributes?.QueueArn;
   const queue = await sqs.send(
     new CreateQueueCommand({
       QueueName: `${name}.fifo`,
       Attributes: {
         FifoQueue: "true",
-        MessageRetentionPeriod: "1209600",
+        MessageRetentionPeriod: String(DELIVERY_QUEUE_RETENTION_SECONDS),
         VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? DELIVERY_QUEUE_DEFAULTS.visibilityTimeoutSeconds),
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount ?? DELIVERY_QUEUE_DEFAULTS.maxReceiveCount }),
       },
