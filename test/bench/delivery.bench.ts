@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Logger } from "@aws-lambda-powertools/logger";
@@ -19,7 +18,7 @@ import type { Sink } from "../../shared/sinks/sink";
 import type { SinkStore } from "../../shared/sinks/sink-store";
 import type { NomadBusDetail } from "../../shared/streamer/event-contract";
 import { USER_AGENT } from "../../shared/version";
-import { report, type Figure } from "./harness";
+import { cpuSeconds, report, type Figure } from "./harness";
 
 /**
  * Deliveries per second through the deliver path (the real `Deliverer`, `WebhookClient` and
@@ -121,11 +120,6 @@ async function startServer(): Promise<WebhookServer> {
 }
 
 /** CPU time (user + system) a process has used so far, in seconds (Linux's /proc/<pid>/stat). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 /** In-memory stand-in for the DynamoDB sink store: the three calls the deliverer makes. */
 class MemorySinks implements Pick<SinkStore, "find" | "advanceLatestIndex" | "disable"> {

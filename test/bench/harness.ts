@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+
 /** Runs `fn` repeatedly for about `ms` and returns operations per second. */
 export function opsPerSecond(fn: () => void, ms = 1000): number {
   // Warm up so the JIT has settled before measuring.
@@ -35,3 +37,12 @@ export function report(title: string, figures: readonly Figure[]): boolean {
   }
   return ok;
 }
+
+/** CPU seconds (user + system) a process has used so far, from Linux's /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces); utime and stime are the 12th and 13th of them.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+const CLOCK_TICKS_PER_SECOND = 100;

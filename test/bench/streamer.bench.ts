@@ -11,7 +11,7 @@ import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
 import { startNomadProtocolServer } from "../../infra/local/nomad/protocol-server";
 import { ensureStreamerTable } from "../../shared/streamer/streamer-table";
 import { buildAll } from "../../scripts/build";
-import { report } from "./harness";
+import { cpuSeconds, report } from "./harness";
 import { until } from "../support/until";
 
 const factory = createEventFactory();
@@ -23,13 +23,6 @@ function peakRssMb(pid: number): number {
 }
 
 /** CPU time (user + system) a process has used so far, in seconds (Linux's /proc/<pid>/stat). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the command name (which may hold spaces); utime and stime are the 12th and 13th of them.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-}
-const CLOCK_TICKS_PER_SECOND = 100;
 
 /**
  * Extra Node flags for the streamer process, for investigating a run, e.g.
