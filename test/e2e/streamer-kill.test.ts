@@ -1,13 +1,10 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { describe, expect, inject, it } from "vitest";
 import { startLocalEventBridge } from "../../infra/local/eventbridge/local-eventbridge";
 import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
 import { startNomadProtocolServer } from "../../infra/local/nomad/protocol-server";
 import { EventIdAssigner } from "../../shared/streamer/event-id";
-import { buildAll } from "../../scripts/build";
 import { newStreamerTable } from "../streamer-state/streamer-fixtures";
 import { uniqueName } from "../support/names";
 import { Rng } from "../support/rng";
@@ -19,11 +16,8 @@ const SEED = 20261121;
 
 // The bundle is what runs in the container; SIGKILL gives it no chance to flush or checkpoint.
 describe(`streamer under SIGKILL (seed ${SEED})`, () => {
-  const outDir = mkdtempSync(join(tmpdir(), "nes-kill-"));
-  beforeAll(async () => {
-    await buildAll(resolve(import.meta.dirname, "../.."), outDir);
-  }, 120_000);
-  afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+  // Built once for the run by the global setup.
+  const outDir = inject("bundleDir");
 
   it(`publishes exactly the emitted events, with stable IDs, across ${KILLS} kills`, async () => {
     const rng = new Rng(SEED);

@@ -1,25 +1,20 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { App, Duration, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { Delivery } from "../../infra/constructs/delivery";
 import { SinksApi } from "../../infra/constructs/sinks-api";
 import { SinksTable } from "../../infra/constructs/sinks-table";
 import { NomadEventSinksStack } from "../../infra/stack";
-import { buildAll } from "../../scripts/build";
 
 describe("CDK: sinks table and API", () => {
-  const bundleDir = mkdtempSync(join(tmpdir(), "nes-cdk-"));
+  // Built once for the run by the global setup.
+  const bundleDir = inject("bundleDir");
   let template: Template;
 
-  beforeAll(async () => {
-    await buildAll(resolve(import.meta.dirname, "../.."), bundleDir);
-    const app = new App();
-    template = Template.fromStack(new NomadEventSinksStack(app, "Test", { bundleDir }));
-  }, 120_000);
-  afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
+  beforeAll(() => {
+    template = Template.fromStack(new NomadEventSinksStack(new App(), "Test", { bundleDir }));
+  });
 
   it("a sinks table with the shared key layout, point-in-time recovery, encryption, and retained", () => {
     template.hasResource("AWS::DynamoDB::GlobalTable", {
