@@ -18,7 +18,22 @@ export interface Checkpoint {
   readonly updatedAt: number;
   /** The namespaces the current subscription covers (saved sorted and without duplicates). */
   readonly namespaces?: string[];
+  /**
+   * Events already on the bus at indexes above `index` (an index partly published when the
+   * streamer stopped), by their deterministic IDs: a resume skips them instead of sending them
+   * again. Absent when nothing above the checkpoint was published, or too many IDs to keep.
+   */
+  readonly published?: readonly PublishedAbove[];
 }
+
+/** The IDs of the events of one index above the checkpoint that are on the bus. */
+export interface PublishedAbove {
+  readonly index: number;
+  readonly ids: readonly string[];
+}
+
+/** Most event IDs a checkpoint keeps (a DynamoDB item holds 400 KB; an ID is about 30 bytes). */
+export const MAX_CHECKPOINT_PUBLISHED_IDS = 5_000;
 
 export interface CheckpointStore {
   load(): Promise<Checkpoint | undefined>;
@@ -81,6 +96,7 @@ export class DynamoCheckpointStore implements CheckpointStore {
     if (!Number.isSafeInteger(checkpoint.index) || checkpoint.index < 0) throw new RangeError(`checkpoint index must be a non-negative integer, got ${checkpoint.index}`);
     if (!Number.isFinite(checkpoint.updatedAt)) throw new RangeError(`checkpoint updatedAt must be a finite number, got ${checkpoint.updatedAt}`);
     const namespaces = checkpoint.namespaces === undefined ? undefined : [...new Set(checkpoint.namespaces)].sort();
+    const published = publishedAttribute(checkpoint);
     for (let attempt = 1; ; attempt++) {
       const token = this.lease.fencingToken;
       if (token === undefined) throw new LeaseLostError(`the lease of cluster ${JSON.stringify(this.cluster)} is not held; the checkpoint was not saved`);
@@ -97,7 +113,9 @@ export class DynamoCheckpointStore implements CheckpointStore {
                   Key: checkpointKey(this.cluster),
                   UpdateExpression:
                     "SET #index = :index, UpdatedAt = :updatedAt, Holder = :holder, FencingToken = :token" +
-                    (namespaces === undefined ? " REMOVE Namespaces" : ", Namespaces = :namespaces"),
+                    (namespaces === undefined ? "" : ", Namespaces = :namespaces") +
+                    (published === undefined ? "" : ", Published = :published") +
+                    removeClause([namespaces === undefined ? "Namespaces" : undefined, published === undefined ? "Published" : undefined]),
                   ConditionExpression: "attribute_not_exists(pk) OR #index <= :index",
                   // INDEX is a reserved word.
                   ExpressionAttributeNames: { "#index": "Index" },
@@ -107,6 +125,7 @@ export class DynamoCheckpointStore implements CheckpointStore {
                     ":holder": { S: this.lease.holder },
                     ":token": { N: String(token) },
                     ...(namespaces !== undefined ? { ":namespaces": { L: namespaces.map((namespace) => ({ S: namespace })) } } : {}),
+                    ...(published !== undefined ? { ":published": published } : {}),
                   },
                 },
               },
@@ -143,5 +162,27 @@ function checkpointFromItem(item: Record<string, AttributeValue>): Checkpoint {
     if (entry.S === undefined) throw new CorruptStreamerItemError(`checkpoint item ${JSON.stringify(item.pk?.S)} has a Namespaces entry that is not a string`);
     return entry.S;
   });
-  return { index: Number(index), updatedAt: Number(updatedAt), ...(namespaces !== undefined ? { namespaces } : {}) };
+  const published = Object.entries(item.Published?.M ?? {}).map(([key, ids]) => {
+    if (!/^\d+$/.test(key) || ids.SS === undefined) throw new CorruptStreamerItemError(`checkpoint item ${JSON.stringify(item.pk?.S)} has a Published entry ${JSON.stringify(key)} that is not an index with a string set`);
+    return { index: Number(key), ids: ids.SS };
+  });
+  return {
+    index: Number(index),
+    updatedAt: Number(updatedAt),
+    ...(namespaces !== undefined ? { namespaces } : {}),
+    ...(published.length > 0 ? { published: published.sort((a, b) => a.index - b.index) } : {}),
+  };
+}
+
+/** `Published` as a map of index → string set, for the indexes above the checkpoint that have IDs; undefined for none, or too many to keep. */
+function publishedAttribute(checkpoint: Checkpoint): AttributeValue | undefined {
+  const above = (checkpoint.published ?? []).filter((entry) => entry.index > checkpoint.index && entry.ids.length > 0);
+  const count = above.reduce((sum, entry) => sum + entry.ids.length, 0);
+  if (above.length === 0 || count > MAX_CHECKPOINT_PUBLISHED_IDS) return undefined;
+  return { M: Object.fromEntries(above.map((entry) => [String(entry.index), { SS: [...new Set(entry.ids)] }])) };
+}
+
+function removeClause(names: ReadonlyArray<string | undefined>): string {
+  const present = names.filter((name): name is string => name !== undefined);
+  return present.length === 0 ? "" : ` REMOVE ${present.join(", ")}`;
 }

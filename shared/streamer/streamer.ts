@@ -74,6 +74,8 @@ export class Streamer {
   private readonly dispatcher: Dispatcher;
   /** IDs already on the bus for indexes above the checkpoint, so an in-process resubscribe does not send them twice. */
   private readonly publishedAbove = new Map<number, Set<string>>();
+  /** Counts changes to `publishedAbove`, so the checkpoint is written again when only they changed. */
+  private publishedChanges = 0;
 
   constructor(private readonly options: StreamerOptions) {
     this.now = options.now ?? Date.now;
@@ -120,6 +122,14 @@ export class Streamer {
     outer.addEventListener("abort", onOuter, { once: true });
     const saved = await options.checkpoints.load();
     const start = saved?.index ?? 0;
+    // What a previous run put on the bus above its checkpoint: not sent again.
+    for (const { index, ids } of saved?.published ?? []) {
+      if (index <= start) continue;
+      const set = this.publishedAbove.get(index) ?? new Set<string>();
+      for (const id of ids) set.add(id);
+      this.publishedAbove.set(index, set);
+      this.publishedChanges++;
+    }
     const tracker = new ProgressTracker(start);
     const ids = new EventIdAssigner(options.cluster);
     const batcher = new EntryBatcher({ send: options.publish, maxBytes: options.maxEntryBytes, maxInFlight: options.maxInFlight });
@@ -205,6 +215,7 @@ export class Streamer {
       let set = this.publishedAbove.get(frame.Index);
       if (!set) this.publishedAbove.set(frame.Index, (set = new Set()));
       for (const id of fresh) set.add(id);
+      this.publishedChanges++;
       const checkpoint = tracker.ack(seq);
       this.status.oldestUnpublishedAt = tracker.oldestPendingAt;
       for (const index of this.publishedAbove.keys()) if (index <= checkpoint) this.publishedAbove.delete(index);
@@ -219,17 +230,25 @@ export class Streamer {
     });
   }
 
-  /** Writes the checkpoint at most every `checkpointEveryMs`, one write at a time, and once more at the end. */
+  /**
+   * Writes the checkpoint at most every `checkpointEveryMs`, one write at a time, and once
+   * more at the end; with it, the IDs already published above it, so that a restart does
+   * not send a partly published index's events again.
+   */
   private checkpointer(tracker: ProgressTracker) {
     let written = tracker.checkpoint;
+    let writtenChanges = this.publishedChanges;
     let writing: Promise<void> = Promise.resolve();
     const write = () => {
       writing = writing.then(async () => {
         const index = tracker.checkpoint;
+        const changes = this.publishedChanges;
         this.status.checkpoint = index;
-        if (index <= written) return;
-        await this.options.checkpoints.save({ index, updatedAt: this.now() });
+        if (index < written || (index === written && changes === writtenChanges)) return;
+        const published = [...this.publishedAbove].filter(([above]) => above > index).map(([above, ids]) => ({ index: above, ids: [...ids] }));
+        await this.options.checkpoints.save({ index, updatedAt: this.now(), ...(published.length > 0 ? { published } : {}) });
         written = index;
+        writtenChanges = changes;
       });
       return writing;
     };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Checkpoint, CheckpointStore } from "../../shared/streamer/checkpoint-store";
+import { MAX_CHECKPOINT_PUBLISHED_IDS, type Checkpoint, type CheckpointStore } from "../../shared/streamer/checkpoint-store";
 
 /**
  * The behaviour every CheckpointStore must have, for a writer that holds the lease. Run
@@ -44,6 +44,25 @@ export function describeCheckpointStoreContract(name: string, make: () => Promis
       expect(await store.load()).toEqual({ index: 2, updatedAt: 2, namespaces: ["c"] });
       await store.save({ index: 3, updatedAt: 3 });
       expect(await store.load()).toEqual({ index: 3, updatedAt: 3 });
+    });
+
+    it("keeps the IDs published above the checkpoint, drops those at or below it, and removes them when a save has none", async () => {
+      const store = await make();
+      await store.save({ index: 5, updatedAt: 1, published: [{ index: 5, ids: ["5-a"] }, { index: 7, ids: ["7-b", "7-a", "7-b"] }, { index: 6, ids: ["6-a"] }, { index: 8, ids: [] }] });
+      const loaded = await store.load();
+      expect(loaded?.published?.map((entry) => ({ index: entry.index, ids: [...entry.ids].sort() }))).toEqual([
+        { index: 6, ids: ["6-a"] },
+        { index: 7, ids: ["7-a", "7-b"] },
+      ]);
+      await store.save({ index: 7, updatedAt: 2 });
+      expect(await store.load()).toEqual({ index: 7, updatedAt: 2 });
+    });
+
+    it(`keeps no published IDs when there are more than ${MAX_CHECKPOINT_PUBLISHED_IDS} (the resume then re-sends them, with the same IDs)`, async () => {
+      const store = await make();
+      const ids = Array.from({ length: MAX_CHECKPOINT_PUBLISHED_IDS + 1 }, (_, i) => `9-${i}`);
+      await store.save({ index: 8, updatedAt: 1, published: [{ index: 9, ids }] });
+      expect(await store.load()).toEqual({ index: 8, updatedAt: 1 });
     });
 
     it.each([-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, Number.MAX_SAFE_INTEGER + 1])("rejects index %s and stores nothing", async (index) => {
