@@ -11,6 +11,8 @@ import { startHealthServer } from "./health-server";
 
 export interface StreamerProcess {
   readonly healthPort: number;
+  /** The current term's figures (undefined while standby before the first term). */
+  status(): StreamerStatus | undefined;
   /** Stops reading, publishes what was read, writes the checkpoint, releases the lease. */
   stop(reason: string): Promise<void>;
   /** Resolves when the process has stopped for good. */
@@ -131,6 +133,7 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
 
   return {
     healthPort: health.port,
+    status: () => current?.status,
     done,
     stop: async (reason) => {
       logger.info("stopping", { reason });

@@ -1,44 +1,89 @@
-import { join, resolve } from "node:path";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { sinksApiFromEnv } from "../../functions/sinks-api/app";
-import { intEnv, optionalEnv } from "../../shared/config/env";
-import { createLogger } from "../../shared/observability/logger";
-import { ensureSinksTable } from "../../shared/sinks/create-sinks-table";
-import { sqsClient } from "../../shared/aws/sqs-client";
-import { ensureDeliveriesTable } from "../../shared/delivery/delivery-log";
-import { startDynamoDbLocal } from "./dynamodb-local";
-import { startFauxqsServer } from "./fauxqs-server";
-import { ensureFifoQueueWithDlq } from "./sqs/queues";
-import { startHttpApiServer } from "./http-api-server";
-import { localAwsEnvironment } from "./local-aws";
-import { localManagementToken } from "./management-token";
+import { generateSecret } from "../../shared/sinks/secret";
+import { startLocalRuntime, type LocalRuntime, type RuntimeCounters } from "./runtime";
 
-const HELP = `nomad-event-sinks local runtime
+const HELP = `nomad-event-sinks local runtime: the whole pipeline on this machine
 
 Usage: npm start [-- --help]
 
-Runs the sinks API on this machine over AWS's DynamoDB Local, persisted under the data
-directory, so sinks survive a restart. Stop it with Ctrl-C.
+Runs the streamer, a local EventBridge (PutEvents endpoint, rule to the ingest queue,
+archive), SQS (fauxqs), the fanout and deliver functions (polled like Lambda's SQS
+event sources), and the sinks API, over DynamoDB Local. State is kept under the data
+directory, so a restart continues where the last run stopped: sinks, the streamer's
+checkpoint, and the messages still on the queues. Stop it with Ctrl-C.
 
-Environment:
+Source of events:
+  NOMAD_ADDR              a Nomad to stream from, e.g. http://127.0.0.1:4646; with it the
+                          Nomad CLI's variables apply too: NOMAD_TOKEN, NOMAD_REGION,
+                          NOMAD_NAMESPACE (default *), NOMAD_CACERT, NOMAD_CLIENT_CERT,
+                          NOMAD_CLIENT_KEY, NOMAD_SKIP_VERIFY, NOMAD_TLS_SERVER_NAME
+  (unset)                 a built-in simulated cluster that speaks Nomad's event stream:
+  SIMULATED_EVENTS_PER_SECOND  its rate (default 20; 0 pauses it)
+  SIMULATED_NAMESPACES    its namespaces, comma-separated (default default,web,batch)
+
+Runtime:
   PORT                    port of the sinks API (default 8080)
   HOST                    address the API listens on (default 127.0.0.1)
   SINKS_MANAGEMENT_TOKEN  the management token; when unset, one is generated once,
                           saved in <data dir>/management-token and printed
-  SINKS_TABLE             DynamoDB table name (default nomad-event-sinks)
-  DELIVERIES_TABLE        DynamoDB table of delivery attempts (default nomad-event-sinks-deliveries)
-  WEBHOOK_ALLOWED_CIDRS   internal CIDRs webhooks may reach anyway, e.g. 127.0.0.0/8
-                          (default none: loopback and private addresses are refused)
   LOCAL_DATA_DIR          where local state is kept (default .data)
+  COUNTERS_INTERVAL_SECONDS  how often the counters are printed when the output is not
+                          a terminal (default 10; 0 prints none)
+
+Names (defaults shown):
+  SINKS_TABLE=nomad-event-sinks  DELIVERIES_TABLE=nomad-event-sinks-deliveries
+  STREAMER_TABLE=nomad-event-sinks-streamer  EVENT_BUS_NAME=nomad-event-sinks
+
+The functions' and the streamer's own variables work as documented in the README
+(Configuration), with these local defaults:
+  WEBHOOK_ALLOWED_CIDRS=127.0.0.0/8,::1/128  (webhooks on this machine are allowed)
+  POWERTOOLS_LOG_LEVEL=WARN  HEALTH_PORT=0  METRICS_INTERVAL_SECONDS=0
+for example DELIVERY_RETRY_BASE_SECONDS, SINK_CACHE_SECONDS, STREAMER_TOPICS.
+
+See it work: npm run receiver (in another terminal), then paste the curl printed below.
 `;
 
 // The local runtime runs on Node 20 by design; Lambda runs Node 22 (see README).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
-/** What has been started, stopped last-first: on Ctrl-C, and when start-up fails half way (no orphaned Java process). */
-const started: Array<() => unknown> = [];
-async function stopStarted(): Promise<void> {
-  for (const stop of started.splice(0).reverse()) await Promise.resolve(stop()).catch(() => undefined);
+function banner(runtime: LocalRuntime): string {
+  const { apiUrl, token, dataDir } = runtime;
+  const tokenNote = runtime.tokenSource === "environment" ? "(from SINKS_MANAGEMENT_TOKEN)" : `(${runtime.tokenSource}, saved in ${dataDir}/management-token)`;
+  const source =
+    runtime.source.kind === "simulated"
+      ? `simulated cluster at ${runtime.source.cluster.url}, ${runtime.source.eventsPerSecond} events/s in namespaces ${runtime.source.namespaces.join(", ")}
+                    (set NOMAD_ADDR, and NOMAD_TOKEN if ACLs are on, to stream from a real Nomad)`
+      : `Nomad at ${runtime.source.address} (unset NOMAD_ADDR to use the simulated cluster)`;
+  const restored = Object.entries(runtime.restored).filter(([, n]) => n > 0);
+  const secret = generateSecret();
+  return `
+nomad-event-sinks is running locally.
+
+  Sinks API         ${apiUrl}/v1/event/sinks
+  Management token  ${token}  ${tokenNote}
+  Events from       ${source}
+  Data              ${dataDir}${restored.length > 0 ? `\n  Restored          ${restored.map(([name, n]) => `${n} message(s) on ${name}`).join(", ")}` : ""}
+
+See events arrive: start the demo receiver in another terminal
+
+  npm run receiver -- --port 9000 --secret ${secret}
+
+then register a sink that sends it every event:
+
+  curl -X PUT ${apiUrl}/v1/event/sink/demo \\
+    -H "X-Nomad-Token: ${token}" \\
+    -d '{"ID":"demo","Type":"webhook","Address":"http://127.0.0.1:9000/","Topics":{"*":["*"]},"Secret":"${secret}"}'
+
+List sinks:       curl -H "X-Nomad-Token: ${token}" ${apiUrl}/v1/event/sinks?pretty
+Its deliveries:   curl -H "X-Nomad-Token: ${token}" ${apiUrl}/v1/event/sink/demo/deliveries?pretty
+
+Ctrl-C stops everything; the next npm start continues where this one stopped.
+
+`;
+}
+
+function formatCounters(c: RuntimeCounters): string {
+  const streamer = c.streamerRole === "active" ? (c.connected ? "streaming" : "connecting") : c.streamerRole;
+  return `streamed ${c.streamed}  matched ${c.matched}  delivered ${c.delivered}  retrying ${c.retrying}  dead-lettered ${c.deadLettered}  lag ${c.lagMs} ms  (streamer ${streamer})`;
 }
 
 async function main(): Promise<void> {
@@ -46,66 +91,48 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const env = process.env;
-  const port = intEnv(env, "PORT", 8080, { min: 0, max: 65535 });
-  const host = optionalEnv(env, "HOST") ?? "127.0.0.1";
-  const dataDir = resolve(optionalEnv(env, "LOCAL_DATA_DIR") ?? ".data");
-  const tableName = optionalEnv(env, "SINKS_TABLE") ?? "nomad-event-sinks";
-  const { token, source } = localManagementToken(env.SINKS_MANAGEMENT_TOKEN, join(dataDir, "management-token"));
+  const unknown = process.argv.slice(2).filter((arg) => arg !== "--");
+  if (unknown.length > 0) {
+    process.stderr.write(`npm start: unknown argument ${JSON.stringify(unknown[0])}; everything is configured by environment (npm start -- --help)\n`);
+    process.exit(2);
+  }
+  const intervalRaw = process.env.COUNTERS_INTERVAL_SECONDS ?? "10";
+  const interval = Number(intervalRaw);
+  if (!Number.isInteger(interval) || interval < 0 || interval > 3600) {
+    throw new Error(`Environment variable COUNTERS_INTERVAL_SECONDS must be an integer from 0 to 3600, but ${JSON.stringify(intervalRaw)} was given`);
+  }
 
-  const dynamo = await startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb") });
-  started.push(() => dynamo.stop());
-  const fauxqs = await startFauxqsServer();
-  started.push(() => fauxqs.stop());
-  const deliveriesTable = optionalEnv(env, "DELIVERIES_TABLE") ?? "nomad-event-sinks-deliveries";
-  Object.assign(process.env, localAwsEnvironment({ dynamodb: dynamo.endpoint, sqs: fauxqs.endpoint }), { SINKS_TABLE: tableName, DELIVERIES_TABLE: deliveriesTable, SINKS_MANAGEMENT_TOKEN: token });
-  const client = new DynamoDBClient({});
-  started.push(() => client.destroy());
-  await Promise.all([ensureSinksTable(client, tableName), ensureDeliveriesTable(client, deliveriesTable)]);
-  const sqs = sqsClient();
-  started.push(() => sqs.destroy());
-  const queues = await ensureFifoQueueWithDlq(sqs, "nomad-event-sinks-delivery");
-  Object.assign(process.env, { DELIVERY_QUEUE_URL: queues.queueUrl, DELIVERY_DLQ_URL: queues.dlqUrl });
+  const runtime = await startLocalRuntime(process.env);
+  process.stdout.write(banner(runtime));
 
-  const logger = createLogger("local");
-  const api = await startHttpApiServer(sinksApiFromEnv(process.env, logger), { port, host });
-  started.push(() => api.close());
-
-  const tokenNote = source === "environment" ? "(from SINKS_MANAGEMENT_TOKEN)" : source === "generated" ? `(generated, saved in ${join(dataDir, "management-token")})` : `(saved in ${join(dataDir, "management-token")})`;
-  process.stdout.write(`
-nomad-event-sinks is running locally.
-
-  Sinks API         ${api.url}/v1/event/sinks
-  Management token  ${token}  ${tokenNote}
-  Data              ${dataDir}
-
-Register a sink:
-
-  curl -X PUT ${api.url}/v1/event/sink/my-sink \\
-    -H "X-Nomad-Token: ${token}" \\
-    -d '{"ID":"my-sink","Type":"webhook","Address":"https://example.com/hook","Topics":{"Job":["*"]}}'
-
-List sinks:
-
-  curl -H "X-Nomad-Token: ${token}" ${api.url}/v1/event/sinks?pretty
-
-Ctrl-C stops everything; sinks are kept for the next start.
-`);
+  // A terminal gets one line refreshed in place; anything else (a log, a pipe) plain periodic lines.
+  const tty = process.stdout.isTTY === true;
+  const timer =
+    tty || interval > 0
+      ? setInterval(
+          () => {
+            const line = formatCounters(runtime.counters());
+            process.stdout.write(tty ? `\r\x1b[2K${line}` : `${new Date().toISOString()}  ${line}\n`);
+          },
+          tty ? 1_000 : interval * 1_000,
+        )
+      : undefined;
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    if (timer) clearInterval(timer);
     process.stdout.write(`\n${signal}: stopping…\n`);
-    await stopStarted();
+    await runtime.stop();
+    process.stdout.write(`stopped: ${formatCounters(runtime.counters())}\n`);
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
 }
 
-main().catch(async (error: unknown) => {
+main().catch((error: unknown) => {
   process.stderr.write(`npm start failed: ${error instanceof Error ? error.message : String(error)}\n`);
-  await stopStarted();
   process.exit(1);
 });

@@ -11,3 +11,10 @@ export const DELIVERY_QUEUE_RETENTION_SECONDS = SQS_MAX_RETENTION_SECONDS;
  * the retry horizon; this only catches a message that keeps crashing the function.
  */
 export const DELIVERY_QUEUE_MAX_RECEIVE_COUNT = 1000;
+
+/**
+ * Receives of an ingest-queue record (one bus event) before SQS dead-letters it. The fan-out
+ * reports a record failed only when it could not queue its deliveries or cannot read it, so
+ * five tries spread over five visibility timeouts outlast a short SQS or DynamoDB hiccup.
+ */
+export const INGEST_QUEUE_MAX_RECEIVE_COUNT = 5;

@@ -9,7 +9,7 @@ import { decodeSecret } from "../sinks/secret";
  */
 export function webhookSignature(secrets: readonly string[], id: string, timestampSeconds: number, body: string | Buffer): string {
   if (secrets.length === 0) throw new Error("cannot sign a webhook without a secret");
-  return secrets.map((secret) => `v1,${sign(secret, id, timestampSeconds, body)}`).join(" ");
+  return secrets.map((secret) => `v1,${signatureOf(secret, id, timestampSeconds, body)}`).join(" ");
 }
 
 /** Decoded keys of recently used secrets (a few per sink), so a secret is decoded once, not per request. */
@@ -28,7 +28,11 @@ function keyOf(secret: string): Buffer {
   return key;
 }
 
-function sign(secret: string, id: string, timestampSeconds: number, body: string | Buffer): string {
+/**
+ * One signature without its `v1,` prefix: base64(HMAC-SHA256(key, `${id}.${timestamp}.${body}`)).
+ * Shared by the signer and the verifier (verify-signature.ts); throws on a malformed secret.
+ */
+export function signatureOf(secret: string, id: string, timestampSeconds: number, body: string | Buffer): string {
   return createHmac("sha256", keyOf(secret)).update(`${id}.${timestampSeconds}.`).update(body).digest("base64");
 }
 

@@ -54,3 +54,16 @@ export function toEventEnvelope(event: AcceptedEvent, where: { account?: string;
     detail: JSON.parse(event.detail) as Record<string, unknown>,
   };
 }
+
+/**
+ * `JSON.stringify(toEventEnvelope(event))` with the detail spliced in as sent, so its numbers
+ * keep every digit (EventBridge hands targets the detail unchanged; a parse would round
+ * integers beyond 2^53, such as Nomad's nanosecond times).
+ */
+export function eventEnvelopeJson(event: AcceptedEvent, where: { account?: string; region?: string } = {}): string {
+  return (
+    `{"version":"0","id":${JSON.stringify(event.id)},"detail-type":${JSON.stringify(event.detailType)},"source":${JSON.stringify(event.source)},` +
+    `"account":${JSON.stringify(where.account ?? LOCAL_ACCOUNT_ID)},"time":${JSON.stringify(event.time)},"region":${JSON.stringify(where.region ?? LOCAL_REGION)},` +
+    `"resources":${JSON.stringify(event.resources)},"detail":${event.detail}}`
+  );
+}

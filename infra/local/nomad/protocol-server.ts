@@ -30,6 +30,14 @@
  * - `namespaces` (`["default"]`): `namespace=*` means those existing at subscribe time; also
  *   served by `GET /v1/namespaces`.
  * - `host` (`127.0.0.1`), `port` (0: any free port).
+ * - `restore`: frames published before this server started (the simulated cluster's
+ *   restart). They go into the buffer and `emitted()` in order, exactly as if published at
+ *   their Index, and `lastIndex` starts at the given one, so a client resuming with
+ *   `index=<a checkpoint>` is served what followed it. Payloads are re-encoded from the
+ *   parsed events: a number JSON cannot represent exactly (a raw-JSON nanosecond
+ *   timestamp) comes back as the JS number, as `emitted()` already shows it.
+ * - `emittedLimit` (unlimited): `emitted()` keeps only the newest frames, so a server that
+ *   runs for days (the simulated cluster) does not grow without bound.
  *
  * A request goes through Nomad's checks in Nomad's order: non-GET → 405 `Invalid method`;
  * bad `index` → 400 `Unable to parse index: strconv.Atoi: …`; bad `topic` → 400
@@ -72,12 +80,24 @@ export interface NomadProtocolServerOptions {
   readonly namespaces?: readonly string[];
   readonly host?: string;
   readonly port?: number;
+  /** Frames published before start, oldest first, and the newest raft index then used. */
+  readonly restore?: RestoredHistory;
+  /** How many of the newest frames `emitted()` keeps. @default unlimited */
+  readonly emittedLimit?: number;
 }
 
 /** One frame as published: what a client should eventually see, before its filters. */
 export interface EmittedFrame {
   readonly Index: number;
   readonly Events: readonly NomadEvent[];
+}
+
+/** What a previous run of a server published: see the `restore` option. */
+export interface RestoredHistory {
+  /** The newest raft index handed out; at least the newest frame's Index. */
+  readonly lastIndex: number;
+  /** Frames in publish order (Index never decreasing), as `retained()` returned them. */
+  readonly frames: readonly EmittedFrame[];
 }
 
 export interface RecordedRequest {
@@ -115,7 +135,10 @@ export interface NomadProtocolServer {
    * be newer). Empty transactions publish nothing, as in Nomad, but still use the index.
    */
   publish(frames: readonly PublishFrame[], options?: { readonly index?: number }): number;
-  /** Every frame published so far, in order, including those evicted from the buffer. */
+  /**
+   * Every frame published so far (restored ones first), in order, including those evicted
+   * from the buffer; only the newest `emittedLimit` when that option is set.
+   */
   emitted(): readonly EmittedFrame[];
   /** What the buffer retains now, oldest first (what `index=0` would replay). */
   retained(): readonly EmittedFrame[];
@@ -154,6 +177,25 @@ const DEFAULT_NAMESPACE_DESCRIPTION = "Default shared namespace";
 
 function toEmitted(frame: EncodedFrame): EmittedFrame {
   return { Index: frame.index, Events: frame.events.map((event) => event.event) };
+}
+
+/** The restored frames, encoded for the buffer; throws when they could not have been published in that order. */
+function encodeRestored(restore: RestoredHistory): EncodedFrame[] {
+  if (!Number.isSafeInteger(restore.lastIndex) || restore.lastIndex < 0) throw new RangeError(`restore.lastIndex must be a non-negative safe integer, got ${restore.lastIndex}`);
+  let previous = 0;
+  const encoded: EncodedFrame[] = [];
+  for (const [position, frame] of restore.frames.entries()) {
+    const index = frame.Index;
+    if (!Number.isSafeInteger(index) || index < Math.max(previous, 1) || index > restore.lastIndex) {
+      throw new RangeError(`restore.frames[${position}].Index must be an integer from ${Math.max(previous, 1)} to restore.lastIndex ${restore.lastIndex}, got ${index}`);
+    }
+    const stray = frame.Events.find((event) => event.Index !== index);
+    if (stray !== undefined) throw new RangeError(`restore.frames[${position}] has an event with Index ${stray.Index}, the frame ${index}`);
+    previous = index;
+    // Empty transactions publish nothing, as in publish().
+    if (frame.Events.length > 0) encoded.push(encodeFrame(index, frame.Events));
+  }
+  return encoded;
 }
 
 /** Go's `wrap()` error path: a plain-text status, compressed when the client accepts it. */
@@ -294,18 +336,31 @@ export async function startNomadProtocolServer(options: NomadProtocolServerOptio
   if (era !== "chunked" && era !== "hijacked") throw new TypeError(`era must be "chunked" or "hijacked", got ${String(era)}`);
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   if (!(heartbeatMs > 0)) throw new RangeError(`heartbeatMs must be positive, got ${heartbeatMs}`);
+  const emittedLimit = options.emittedLimit ?? Number.POSITIVE_INFINITY;
+  if (!(emittedLimit >= 1) || (emittedLimit !== Number.POSITIVE_INFINITY && !Number.isSafeInteger(emittedLimit))) throw new RangeError(`emittedLimit must be a positive integer, got ${emittedLimit}`);
   const buffer = new EventBuffer<EncodedFrame>(options.bufferSize ?? DEFAULT_EVENT_BUFFER_SIZE);
+  const restored = options.restore === undefined ? [] : encodeRestored(options.restore);
 
   let token = options.token;
-  let lastIndex = 0;
+  let lastIndex = options.restore?.lastIndex ?? 0;
   let heartbeatsPaused = false;
   const emitted: EmittedFrame[] = [];
+  for (const frame of restored) {
+    buffer.append(frame.index, frame);
+    recordEmitted(frame);
+  }
   const requests: RecordedRequest[] = [];
   const subscriptions = new Set<Subscription>();
   const hijackedSockets = new WeakSet<object>();
   const namespaces = new Map<string, NomadNamespace>();
   for (const name of options.namespaces ?? ["default"]) {
     namespaces.set(name, namespaceRecord(name, name === "default" ? DEFAULT_NAMESPACE_DESCRIPTION : "", 1, 1));
+  }
+
+  function recordEmitted(frame: EncodedFrame): void {
+    emitted.push(toEmitted(frame));
+    // Trimmed in batches, so a long run pays for one copy per `emittedLimit` frames.
+    if (emitted.length >= 2 * emittedLimit) emitted.splice(0, emitted.length - emittedLimit);
   }
 
   function namespaceRecord(name: string, description: string, createIndex: number, modifyIndex: number): NomadNamespace {
@@ -421,12 +476,12 @@ export async function startNomadProtocolServer(options: NomadProtocolServerOptio
       lastIndex = index;
       for (const frame of encoded) {
         buffer.append(index, frame);
-        emitted.push(toEmitted(frame));
+        recordEmitted(frame);
         for (const subscription of subscriptions) subscription.pump();
       }
       return index;
     },
-    emitted: () => [...emitted],
+    emitted: () => emitted.slice(Math.max(0, emitted.length - emittedLimit)),
     retained: () => buffer.retained().map((item) => toEmitted(item.value)),
     requests: () => [...requests],
     activeStreams: () => [...subscriptions].filter((subscription) => subscription.state === "streaming").length,

@@ -1,0 +1,225 @@
+import { join, resolve } from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { deliverFromEnv } from "../../functions/deliver/app";
+import { fanoutFromEnv } from "../../functions/fanout/app";
+import { sinksApiFromEnv } from "../../functions/sinks-api/app";
+import { readStreamerConfig } from "../../functions/streamer/config";
+import { lagMs, startStreamerProcess, type StreamerProcess } from "../../functions/streamer/process";
+import { sqsClient } from "../../shared/aws/sqs-client";
+import { intEnv, optionalEnv, type Env } from "../../shared/config/env";
+import { ensureDeliveriesTable } from "../../shared/delivery/delivery-log";
+import { INGEST_QUEUE_MAX_RECEIVE_COUNT } from "../../shared/delivery/delivery-queue-settings";
+import { CountingMetrics } from "../../shared/observability/metrics";
+import { createLogger } from "../../shared/observability/logger";
+import { ensureSinksTable } from "../../shared/sinks/create-sinks-table";
+import { BUS_SOURCE } from "../../shared/streamer/event-contract";
+import { ensureStreamerTable } from "../../shared/streamer/streamer-table";
+import { startDynamoDbLocal } from "./dynamodb-local";
+import { busTargets } from "./eventbridge/bus-targets";
+import { startLocalEventBridge } from "./eventbridge/local-eventbridge";
+import { startFauxqsServer } from "./fauxqs-server";
+import { startHttpApiServer } from "./http-api-server";
+import { localAwsEnvironment } from "./local-aws";
+import { localManagementToken } from "./management-token";
+import { startSimulatedCluster, type SimulatedCluster } from "./nomad/simulated-cluster";
+import { startSqsEventSource, type SqsEventSource } from "./sqs/event-source";
+import { ensureQueueWithDlq } from "./sqs/queues";
+import { restoreQueueSnapshot, saveQueueSnapshot, snapshotQueues } from "./sqs/snapshot";
+
+/**
+ * The whole pipeline on one machine, on the same handler and streamer code that runs on
+ * AWS, each AWS service replaced by a local stand-in that the SDK reaches through its own
+ * `AWS_ENDPOINT_URL_*` variables:
+ *
+ *   Nomad (NOMAD_ADDR, or the simulated cluster)
+ *     → streamer (lease and checkpoint in DynamoDB Local)
+ *     → PutEvents endpoint (AWS's limits) → rule `source: nomad` → SQS ingest queue (fauxqs), and the archive file
+ *     → fanout (a poller like Lambda's SQS event source) → FIFO delivery queue, one group per sink
+ *     → deliver (the same kind of poller) → webhooks
+ *   sinks API (HTTP API v2 events from real HTTP requests) on PORT
+ *
+ * State lives under the data directory: DynamoDB Local's files (sinks, deliveries, the
+ * streamer's checkpoint), the management token, the archive, the simulated cluster's state,
+ * and, between a stop and the next start, the queues' messages (fauxqs keeps them in memory;
+ * see sqs/snapshot.ts). So a restart continues where the last run stopped.
+ *
+ * One runtime per process: it points this process's AWS SDK at its stand-ins (process.env).
+ */
+export interface LocalRuntime {
+  readonly apiUrl: string;
+  readonly token: string;
+  readonly tokenSource: "environment" | "generated" | "saved";
+  readonly dataDir: string;
+  /** Where events come from: a Nomad at NOMAD_ADDR, or the built-in simulated cluster. */
+  readonly source: { readonly kind: "nomad"; readonly address: string } | { readonly kind: "simulated"; readonly cluster: SimulatedCluster; readonly eventsPerSecond: number; readonly namespaces: readonly string[] };
+  /** Messages found saved from the last run and put back on their queues, per queue. */
+  readonly restored: Readonly<Record<string, number>>;
+  counters(): RuntimeCounters;
+  /** Stops the streamer (publishing what it read), the pollers, then saves the queues and stops the stand-ins. */
+  stop(): Promise<void>;
+}
+
+export interface RuntimeCounters {
+  /** Events the streamer put on the bus (this run). */
+  readonly streamed: number;
+  /** Deliveries queued by the fan-out: (sink, event) pairs. */
+  readonly matched: number;
+  /** Events delivered to webhooks. */
+  readonly delivered: number;
+  /** Failed POSTs scheduled for a retry. */
+  readonly retrying: number;
+  readonly deadLettered: number;
+  /** How long the oldest event read from Nomad but not yet on the bus has waited, ms. */
+  readonly lagMs: number;
+  readonly streamerRole: "active" | "standby" | "stopped";
+  readonly connected: boolean;
+}
+
+/** The variables the runtime reads itself (the functions and streamer read theirs, listed in HELP). */
+export interface LocalRuntimeSettings {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly nomadAddress: string | undefined;
+  readonly eventsPerSecond: number;
+  readonly namespaces: readonly string[];
+}
+
+export const LOCAL_NAMES = {
+  sinksTable: "nomad-event-sinks",
+  deliveriesTable: "nomad-event-sinks-deliveries",
+  streamerTable: "nomad-event-sinks-streamer",
+  bus: "nomad-event-sinks",
+  ingestQueue: "nomad-event-sinks-ingest",
+  deliveryQueue: "nomad-event-sinks-delivery",
+} as const;
+
+/** Reads the runtime's own variables; a bad one throws ConfigError naming it. */
+export function readLocalRuntimeSettings(env: Env): LocalRuntimeSettings {
+  const namespaces = (optionalEnv(env, "SIMULATED_NAMESPACES") ?? "default,web,batch")
+    .split(",")
+    .map((name) => name.trim())
+    .filter(Boolean);
+  return {
+    port: intEnv(env, "PORT", 8080, { min: 0, max: 65535 }),
+    host: optionalEnv(env, "HOST") ?? "127.0.0.1",
+    dataDir: resolve(optionalEnv(env, "LOCAL_DATA_DIR") ?? ".data"),
+    nomadAddress: optionalEnv(env, "NOMAD_ADDR"),
+    eventsPerSecond: intEnv(env, "SIMULATED_EVENTS_PER_SECOND", 20, { min: 0, max: 100_000 }),
+    namespaces: namespaces.length > 0 ? namespaces : ["default"],
+  };
+}
+
+/** Defaults for the functions' and streamer's own variables, where the local runtime differs from AWS. */
+const LOCAL_DEFAULTS: Readonly<Record<string, string>> = {
+  // Loopback webhooks (the demo receiver, your own test server) are allowed on this machine.
+  WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8,::1/128",
+  // The streamer's health server listens on any free port; its figures are in the counters.
+  HEALTH_PORT: "0",
+  // Metrics are counted in process and shown as counters, not written as EMF on stdout.
+  METRICS_INTERVAL_SECONDS: "0",
+  // Only warnings and errors: the counters show the flow.
+  POWERTOOLS_LOG_LEVEL: "WARN",
+};
+
+export async function startLocalRuntime(env: NodeJS.ProcessEnv = process.env): Promise<LocalRuntime> {
+  const settings = readLocalRuntimeSettings(env);
+  const stops: Array<() => unknown> = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await Promise.resolve(stop()).catch(() => undefined);
+  };
+  try {
+    return await start(env, settings, stops, stopAll);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, stops: Array<() => unknown>, stopAll: () => Promise<void>): Promise<LocalRuntime> {
+  const { dataDir } = settings;
+  for (const [name, value] of Object.entries(LOCAL_DEFAULTS)) env[name] ??= value;
+  const { token, source: tokenSource } = localManagementToken(env.SINKS_MANAGEMENT_TOKEN, join(dataDir, "management-token"));
+  const snapshotFile = join(dataDir, "queues.json");
+
+  const dynamo = await startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb") });
+  stops.push(() => dynamo.stop());
+  const fauxqs = await startFauxqsServer();
+  stops.push(() => fauxqs.stop());
+
+  let simulated: SimulatedCluster | undefined;
+  if (settings.nomadAddress === undefined) {
+    simulated = await startSimulatedCluster({ eventsPerSecond: settings.eventsPerSecond, namespaces: settings.namespaces, stateFile: join(dataDir, "simulated-nomad.json") });
+    const cluster = simulated;
+    stops.push(() => cluster.stop());
+  }
+
+  Object.assign(env, localAwsEnvironment({ dynamodb: dynamo.endpoint, sqs: fauxqs.endpoint }), {
+    SINKS_TABLE: env.SINKS_TABLE ?? LOCAL_NAMES.sinksTable,
+    DELIVERIES_TABLE: env.DELIVERIES_TABLE ?? LOCAL_NAMES.deliveriesTable,
+    STREAMER_TABLE: env.STREAMER_TABLE ?? LOCAL_NAMES.streamerTable,
+    EVENT_BUS_NAME: env.EVENT_BUS_NAME ?? LOCAL_NAMES.bus,
+    SINKS_MANAGEMENT_TOKEN: token,
+    ...(simulated ? { NOMAD_ADDR: simulated.url } : {}),
+  });
+  const client = new DynamoDBClient({});
+  stops.push(() => client.destroy());
+  await Promise.all([ensureSinksTable(client, env.SINKS_TABLE!), ensureDeliveriesTable(client, env.DELIVERIES_TABLE!), ensureStreamerTable(client, env.STREAMER_TABLE!)]);
+
+  const sqs = sqsClient();
+  stops.push(() => sqs.destroy());
+  const ingest = await ensureQueueWithDlq(sqs, LOCAL_NAMES.ingestQueue, { fifo: false, visibilityTimeoutSeconds: 60, maxReceiveCount: INGEST_QUEUE_MAX_RECEIVE_COUNT });
+  const delivery = await ensureQueueWithDlq(sqs, LOCAL_NAMES.deliveryQueue, { fifo: true });
+  Object.assign(env, { DELIVERY_QUEUE_URL: delivery.queueUrl, DELIVERY_DLQ_URL: delivery.dlqUrl });
+  const queueNames = [ingest.name, ingest.dlqName, delivery.name, delivery.dlqName];
+  const restored = await restoreQueueSnapshot(sqs, snapshotFile, { [ingest.name]: ingest.queueUrl, [ingest.dlqName]: ingest.dlqUrl, [delivery.name]: delivery.queueUrl, [delivery.dlqName]: delivery.dlqUrl });
+  // From here on, stopping saves what is on the queues (pushed before the pollers, so it runs after they stop).
+  stops.push(() => saveQueueSnapshot(snapshotFile, snapshotQueues(fauxqs, queueNames)));
+
+  const targets = busTargets({ sqs, ingestQueueUrl: ingest.queueUrl, sources: [BUS_SOURCE], archiveFile: join(dataDir, "eventbridge", `${env.EVENT_BUS_NAME}-archive.ndjson`) });
+  const bus = await startLocalEventBridge({ busNames: [env.EVENT_BUS_NAME!], onAccepted: targets.onAccepted });
+  stops.push(() => bus.close());
+  env.AWS_ENDPOINT_URL_EVENTBRIDGE = bus.endpoint;
+
+  const fanoutMetrics = new CountingMetrics();
+  const deliverMetrics = new CountingMetrics();
+  const onError = (name: string) => (error: unknown) => createLogger(name).warn("invocation failed; its records come back after their visibility timeout", { error: error as Error });
+  const sources: SqsEventSource[] = [
+    startSqsEventSource({ client: sqs, queueUrl: ingest.queueUrl, handler: fanoutFromEnv(env, createLogger("fanout"), fanoutMetrics), batchSize: 10, concurrency: 2, onError: onError("fanout") }),
+    startSqsEventSource({ client: sqs, queueUrl: delivery.queueUrl, handler: deliverFromEnv(env, createLogger("deliver"), deliverMetrics), batchSize: 10, concurrency: 4, onError: onError("deliver") }),
+  ];
+  stops.push(() => Promise.all(sources.map((source) => source.stop())));
+
+  const api = await startHttpApiServer(sinksApiFromEnv(env, createLogger("sinks-api")), { port: settings.port, host: settings.host });
+  stops.push(() => api.close());
+
+  const streamer: StreamerProcess = await startStreamerProcess(readStreamerConfig(env), createLogger("streamer"));
+  let streamerStopped = false;
+  stops.push(async () => {
+    streamerStopped = true;
+    await streamer.stop("local runtime stopping");
+  });
+
+  return {
+    apiUrl: api.url,
+    token,
+    tokenSource,
+    dataDir,
+    source: simulated ? { kind: "simulated", cluster: simulated, eventsPerSecond: settings.eventsPerSecond, namespaces: settings.namespaces } : { kind: "nomad", address: settings.nomadAddress! },
+    restored,
+    counters: () => {
+      const status = streamer.status();
+      return {
+        streamed: status?.eventsOut ?? 0,
+        matched: fanoutMetrics.total("FanoutMessagesQueued"),
+        delivered: deliverMetrics.total("Delivered"),
+        retrying: deliverMetrics.total("DeliveryRetries"),
+        deadLettered: deliverMetrics.total("DeadLettered"),
+        lagMs: status ? lagMs(status) : 0,
+        streamerRole: streamerStopped ? "stopped" : status ? "active" : "standby",
+        connected: status?.connected ?? false,
+      };
+    },
+    stop: stopAll,
+  };
+}
