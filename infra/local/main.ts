@@ -26,6 +26,9 @@ Runtime:
   SINKS_MANAGEMENT_TOKEN  the management token; when unset, one is generated once,
                           saved in <data dir>/management-token and printed
   LOCAL_DATA_DIR          where local state is kept (default .data)
+  FANOUT_CONCURRENCY      fanout invocations at once (default 2)
+  DELIVER_CONCURRENCY     deliver invocations at once (default 10; one sink's deliveries
+                          are one FIFO message group, handled one batch at a time)
   COUNTERS_INTERVAL_SECONDS  how often the counters are printed when the output is not
                           a terminal (default 10; 0 prints none)
 

@@ -83,6 +83,9 @@ export interface LocalRuntimeSettings {
   readonly nomadAddress: string | undefined;
   readonly eventsPerSecond: number;
   readonly namespaces: readonly string[];
+  /** Invocations at once of each function's poller (Lambda's maximum concurrency). */
+  readonly fanoutConcurrency: number;
+  readonly deliverConcurrency: number;
 }
 
 export const LOCAL_NAMES = {
@@ -107,6 +110,9 @@ export function readLocalRuntimeSettings(env: Env): LocalRuntimeSettings {
     nomadAddress: optionalEnv(env, "NOMAD_ADDR"),
     eventsPerSecond: intEnv(env, "SIMULATED_EVENTS_PER_SECOND", 20, { min: 0, max: 100_000 }),
     namespaces: namespaces.length > 0 ? namespaces : ["default"],
+    fanoutConcurrency: intEnv(env, "FANOUT_CONCURRENCY", 2, { min: 1, max: 50 }),
+    // One sink is one FIFO message group: invocations beyond the number of busy sinks wait idle.
+    deliverConcurrency: intEnv(env, "DELIVER_CONCURRENCY", 10, { min: 1, max: 100 }),
   };
 }
 
@@ -185,8 +191,8 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   const deliverMetrics = new CountingMetrics();
   const onError = (name: string) => (error: unknown) => createLogger(name).warn("invocation failed; its records come back after their visibility timeout", { error: error as Error });
   const sources: SqsEventSource[] = [
-    startSqsEventSource({ client: sqs, queueUrl: ingest.queueUrl, handler: fanoutFromEnv(env, createLogger("fanout"), fanoutMetrics), batchSize: 10, concurrency: 2, onError: onError("fanout") }),
-    startSqsEventSource({ client: sqs, queueUrl: delivery.queueUrl, handler: deliverFromEnv(env, createLogger("deliver"), deliverMetrics), batchSize: 10, concurrency: 4, onError: onError("deliver") }),
+    startSqsEventSource({ client: sqs, queueUrl: ingest.queueUrl, handler: fanoutFromEnv(env, createLogger("fanout"), fanoutMetrics), batchSize: 10, concurrency: settings.fanoutConcurrency, onError: onError("fanout") }),
+    startSqsEventSource({ client: sqs, queueUrl: delivery.queueUrl, handler: deliverFromEnv(env, createLogger("deliver"), deliverMetrics), batchSize: 10, concurrency: settings.deliverConcurrency, onError: onError("deliver") }),
   ];
   stops.push(() => Promise.all(sources.map((source) => source.stop())));
 

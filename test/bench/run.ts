@@ -1,5 +1,6 @@
 import { runDeliveryBench } from "./delivery.bench";
 import { runDomainBench } from "./domain.bench";
+import { runE2eBench } from "./e2e.bench";
 import { runStreamerBench } from "./streamer.bench";
 
 /** `npm run bench` runs every benchmark; `npm run bench -- <name>` runs one. */
@@ -7,6 +8,7 @@ const benches: Record<string, () => boolean | Promise<boolean>> = {
   domain: runDomainBench,
   streamer: runStreamerBench,
   delivery: runDeliveryBench,
+  e2e: runE2eBench,
 };
 
 async function main(): Promise<void> {

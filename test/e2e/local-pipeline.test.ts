@@ -45,7 +45,7 @@ async function setup(env: Record<string, string> = {}) {
   const start = async () => {
     runtime = startRuntimeProcess(runtimeEnv);
     const current = runtime;
-    cleanups.push(() => current.stop("SIGKILL"));
+    cleanups.push(() => current.stop("SIGTERM"));
     await current.waitFor(/nomad-event-sinks is running locally/, 90_000);
     return current;
   };

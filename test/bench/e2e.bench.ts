@@ -1,0 +1,166 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { request } from "undici";
+import { freePort } from "../../infra/local/free-port";
+import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
+import { startSimulatedCluster, type SimulatedCluster } from "../../infra/local/nomad/simulated-cluster";
+import { report, type Figure } from "./harness";
+
+/**
+ * End-to-end latency through the local runtime (`npm start`'s entry, as its own process):
+ * from the moment the Nomad protocol server writes a frame to the moment a webhook has
+ * received the request carrying it, through the streamer, the local PutEvents endpoint and
+ * its rule, the SQS ingest queue, the fan-out, the FIFO delivery queue and the deliverer.
+ *
+ * - Nomad and the webhooks live in this process (one clock for both ends): the protocol
+ *   server, fed one single-event frame (an AllocationUpdated) per raft index on a 5 ms
+ *   ticker, and a node:http server answering 204. The runtime (streamer, functions, DynamoDB
+ *   Local, fauxqs) is a second process, and DynamoDB Local a third; all share 2 cores.
+ * - SINKS sinks, each subscribed to every event, so every event is SINKS deliveries.
+ * - Baseline: the same measurement at BASELINE_RATE events/s, where nothing queues; the
+ *   ratio p99(1,000/s) / p99(baseline) shows what load adds. The goal is absolute: p99 ≤ 100 ms.
+ * - Highest sustained rate: rates step up for STEP_MS each; a step is sustained when every
+ *   delivery of it arrived within DRAIN_MS of the step's end and its p99 stayed ≤ 250 ms (latency
+ *   has not started climbing). The first step that fails ends the climb.
+ */
+const SINKS = 10;
+const BASELINE_RATE = 50;
+const TARGET_RATE = 1_000;
+const MEASURE_MS = 15_000;
+const STEP_MS = 8_000;
+const DRAIN_MS = 5_000;
+const STEPS = [1_000, 1_500, 2_000, 3_000, 4_000];
+const TOKEN = "bench-token";
+
+interface Arrival {
+  readonly index: number;
+  readonly at: number;
+}
+
+async function startReceiver(onArrival: (arrival: Arrival) => void): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const at = performance.now();
+      res.writeHead(204);
+      res.end();
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { Events: Array<{ Index: number }> };
+      for (const event of body.Events) onArrival({ index: event.Index, at });
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((done) => (server.closeAllConnections(), server.close(() => done()))),
+  };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function startRuntime(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "infra/local/main.ts"], { cwd: resolve(import.meta.dirname, "../.."), env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
+  child.stderr!.on("data", (c: Buffer) => (out += c.toString()));
+  const deadline = Date.now() + 120_000;
+  while (!out.includes("nomad-event-sinks is running locally")) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the local runtime did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, output: () => out };
+}
+
+export async function runE2eBench(): Promise<boolean> {
+  const dataDir = mkdtempSync(join(tmpdir(), "nes-bench-e2e-"));
+  const writtenAt = new Map<number, number>();
+  const latencies: Array<{ at: number; ms: number }> = [];
+  const receiver = await startReceiver(({ index, at }) => {
+    const written = writtenAt.get(index);
+    if (written !== undefined) latencies.push({ at, ms: at - written });
+  });
+  const cluster: SimulatedCluster = await startSimulatedCluster({ eventsPerSecond: 0, heartbeatMs: 1_000, bufferSize: 100_000 });
+  const port = await freePort();
+  const runtime = await startRuntime({ NOMAD_ADDR: cluster.url, PORT: String(port), LOCAL_DATA_DIR: dataDir, SINKS_MANAGEMENT_TOKEN: TOKEN, COUNTERS_INTERVAL_SECONDS: "0", SINK_CACHE_SECONDS: "1" });
+  const factory = createEventFactory();
+  const notes: string[] = [];
+  try {
+    for (let i = 0; i < SINKS; i++) {
+      const response = await request(`http://127.0.0.1:${port}/v1/event/sink/bench-${i}`, {
+        method: "PUT",
+        headers: { "x-nomad-token": TOKEN },
+        body: JSON.stringify({ ID: `bench-${i}`, Type: "webhook", Address: `${receiver.url}/s${i}`, Topics: { "*": ["*"] } }),
+      });
+      if (response.statusCode !== 200) throw new Error(`registering sink ${i}: ${response.statusCode} ${await response.body.text()}`);
+      await response.body.dump();
+    }
+
+    /** Publishes `rate` single-event frames per second for `ms`; returns the indexes written. */
+    const run = async (rate: number, ms: number): Promise<{ from: number; to: number; endedAt: number }> => {
+      const started = performance.now();
+      let sent = 0;
+      const from = cluster.server.lastIndex + 1;
+      while (performance.now() - started < ms) {
+        const due = Math.floor(((performance.now() - started) / 1000) * rate);
+        for (; sent < due; sent++) {
+          const index = cluster.server.publish(factory.allocationUpdated({ allocId: `a${sent % 50}`, jobId: `job${sent % 7}`, namespace: "default" }));
+          writtenAt.set(index, performance.now());
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      return { from, to: cluster.server.lastIndex, endedAt: performance.now() };
+    };
+    const measure = async (rate: number, ms: number) => {
+      latencies.length = 0;
+      const { from, to, endedAt } = await run(rate, ms);
+      const expected = (to - from + 1) * SINKS;
+      const drainDeadline = endedAt + DRAIN_MS;
+      while (latencies.length < expected && performance.now() < drainDeadline) await new Promise((r) => setTimeout(r, 50));
+      const ms_ = latencies.map((l) => l.ms).sort((a, b) => a - b);
+      return { expected, received: latencies.length, p50: percentile(ms_, 50), p99: percentile(ms_, 99), max: ms_[ms_.length - 1] ?? Number.NaN };
+    };
+
+    // Warm-up: JIT, connection pools, the sink cache.
+    await measure(200, 5_000);
+    const baseline = await measure(BASELINE_RATE, MEASURE_MS);
+    const target = await measure(TARGET_RATE, MEASURE_MS);
+    notes.push(`baseline ${BASELINE_RATE} events/s: ${baseline.received}/${baseline.expected} deliveries, p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms, max ${baseline.max.toFixed(0)} ms`);
+    notes.push(`${TARGET_RATE} events/s × ${SINKS} sinks: ${target.received}/${target.expected} deliveries, p50 ${target.p50.toFixed(1)} ms, p99 ${target.p99.toFixed(1)} ms, max ${target.max.toFixed(0)} ms`);
+
+    let sustained = 0;
+    for (const rate of STEPS) {
+      const step = await measure(rate, STEP_MS);
+      const ok = step.received >= step.expected && step.p99 <= 250;
+      notes.push(`step ${rate} events/s: ${step.received}/${step.expected} deliveries within ${DRAIN_MS / 1000} s of the end, p50 ${step.p50.toFixed(1)} ms, p99 ${step.p99.toFixed(1)} ms ${ok ? "(sustained)" : "(not sustained)"}`);
+      if (!ok) break;
+      sustained = rate;
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
+    notes.push(`highest sustained rate: ${sustained > 0 ? `${sustained} events/s (${sustained * SINKS} deliveries/s)` : `below ${STEPS[0]} events/s`}`);
+
+    const figures: Figure[] = [
+      { name: `p99 latency, ${TARGET_RATE} events/s to ${SINKS} sinks (goal: ≤ 100 ms absolute)`, value: target.p99, baseline: baseline.p99, unit: "ms" },
+      { name: `p50 latency, ${TARGET_RATE} events/s to ${SINKS} sinks`, value: target.p50, baseline: baseline.p50, unit: "ms" },
+      { name: "deliveries received within the drain window", value: target.received, baseline: target.expected, unit: "", goal: { atLeast: 1 } },
+    ];
+    const ok = report(`e2e: Nomad frame → webhook through the local runtime (${SINKS} sinks)`, figures);
+    for (const note of notes) process.stdout.write(`- ${note}\n`);
+    const goalMet = target.p99 <= 100;
+    process.stdout.write(`- goal p99 ≤ 100 ms at ${TARGET_RATE} events/s: ${goalMet ? "met ✓" : "not met ✗"}\n`);
+    return ok && goalMet;
+  } finally {
+    runtime.child.kill("SIGINT");
+    await new Promise((r) => runtime.child.once("exit", r));
+    await cluster.stop();
+    await receiver.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
