@@ -126,9 +126,12 @@ export class SqsDeliveryQueue implements DeliveryQueueWriter, DeliveryQueueContr
         }
       }
     } finally {
-      for (let start = 0; start < held.length; start += 10) {
+      // Released last-first: SQS keeps a group's order whatever the release order, and a
+      // queue that puts each returned message at its group's front (fauxqs) keeps it this way too.
+      const release = [...held].reverse();
+      for (let start = 0; start < release.length; start += 10) {
         await this.client
-          .send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: held.slice(start, start + 10).map((m, i) => ({ Id: `h${i}`, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })) }))
+          .send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: release.slice(start, start + 10).map((m, i) => ({ Id: `h${i}`, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })) }))
           .catch(() => undefined);
       }
     }
