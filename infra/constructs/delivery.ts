@@ -6,7 +6,9 @@ import { Construct } from "constructs";
 import { DELIVERIES_TTL_ATTRIBUTE } from "../../shared/delivery/delivery-log";
 import { DELIVERY_QUEUE_MAX_RECEIVE_COUNT, DELIVERY_QUEUE_RETENTION_SECONDS } from "../../shared/delivery/delivery-queue-settings";
 import { DEFAULT_RETRY_POLICY, MAX_RETRY_HORIZON_SECONDS } from "../../shared/delivery/retry-policy";
+import { checkAllowedCidrs } from "./allowed-cidrs";
 import { BundledFunction } from "./bundled-function";
+import type { PayloadBucket } from "./payload-bucket";
 import { pkSkTable } from "./pk-sk-table";
 
 export interface DeliveryProps {
@@ -23,8 +25,13 @@ export interface DeliveryProps {
   readonly attemptLogDays?: number;
   /** @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * The claim-check bucket deliver fetches stored payloads from (PAYLOAD_BUCKET); it must keep
+   * them longer than the retry horizon plus the dead-letter queue's retention.
+   * @default none: a message whose event is stored by reference fails until SQS dead-letters it
+   */
+  readonly payloads?: Pick<PayloadBucket, "bucket" | "expirationDays" | "grantReadPayloads">;
 }
-
 
 /**
  * Webhook delivery: the FIFO delivery queue (one message group per sink) and its FIFO
@@ -45,6 +52,12 @@ export class Delivery extends Construct {
     }
     const concurrency = props.maxConcurrency ?? 20;
     if (!Number.isInteger(concurrency) || concurrency < 2 || concurrency > 1000) throw new Error(`Delivery ${id}: maxConcurrency must be an integer from 2 to 1000, but ${concurrency} was provided`);
+    checkAllowedCidrs(`Delivery ${id}`, props.allowedCidrs);
+    // A dead letter can be redriven until the dead-letter queue drops it; its payload must still be there.
+    const payloadsNeeded = Duration.seconds(horizon.toSeconds() + DELIVERY_QUEUE_RETENTION_SECONDS);
+    if (props.payloads !== undefined && props.payloads.expirationDays < payloadsNeeded.toDays({ integral: false })) {
+      throw new Error(`Delivery ${id}: the payload bucket must keep payloads at least as long as the retry horizon (${horizon.toHumanString()}) plus the dead-letter queue's retention (${Duration.seconds(DELIVERY_QUEUE_RETENTION_SECONDS).toHumanString()}), ${Math.ceil(payloadsNeeded.toDays({ integral: false }))} days, but expirationDays ${props.payloads.expirationDays} was provided`);
+    }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const functionTimeout = Duration.seconds(120);
 
@@ -82,8 +95,10 @@ export class Delivery extends Construct {
         DELIVERY_RETRY_HORIZON_SECONDS: String(horizon.toSeconds()),
         DELIVERY_LOG_TTL_DAYS: String(props.attemptLogDays ?? 7),
         ...(props.allowedCidrs?.length ? { WEBHOOK_ALLOWED_CIDRS: props.allowedCidrs.join(",") } : {}),
+        ...(props.payloads !== undefined ? { PAYLOAD_BUCKET: props.payloads.bucket.bucketName } : {}),
       },
     });
+    props.payloads?.grantReadPayloads(this.handler.function);
     props.sinksTable.grantReadWriteData(this.handler.function);
     this.deliveriesTable.grantReadWriteData(this.handler.function);
     this.queue.grantConsumeMessages(this.handler.function);

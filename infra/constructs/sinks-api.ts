@@ -5,6 +5,7 @@ import type { ITableV2 } from "aws-cdk-lib/aws-dynamodb";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Secret, type ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
+import { checkAllowedCidrs } from "./allowed-cidrs";
 import { BundledFunction } from "./bundled-function";
 import type { Delivery } from "./delivery";
 
@@ -35,6 +36,7 @@ export class SinksApi extends Construct {
     const burst = props.throttleBurstLimit ?? 100;
     if (!(rate > 0) || !Number.isFinite(rate)) throw new Error(`SinksApi ${id}: throttleRateLimit must be a positive number, but ${rate} was provided`);
     if (!Number.isInteger(burst) || burst < 1) throw new Error(`SinksApi ${id}: throttleBurstLimit must be a positive integer, but ${burst} was provided`);
+    checkAllowedCidrs(`SinksApi ${id}`, props.allowedCidrs);
 
     this.managementToken =
       props.managementToken ??
