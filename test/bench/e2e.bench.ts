@@ -93,7 +93,7 @@ export async function runE2eBench(): Promise<boolean> {
     const written = writtenAt.get(index);
     if (written !== undefined) latencies.push({ at, ms: at - written });
   });
-  const cluster: SimulatedCluster = await startSimulatedCluster({ eventsPerSecond: 0, heartbeatMs: 1_000, bufferSize: 100_000 });
+  const cluster: SimulatedCluster = await startSimulatedCluster({ eventsPerSecond: 0, heartbeatMs: 1_000, bufferSize: 100_000, emittedHistory: 1 });
   const port = await freePort();
   const runtime = await startRuntime({ NOMAD_ADDR: cluster.url, PORT: String(port), LOCAL_DATA_DIR: dataDir, SINKS_MANAGEMENT_TOKEN: TOKEN, COUNTERS_INTERVAL_SECONDS: "0", SINK_CACHE_SECONDS: "1" });
   const factory = createEventFactory();

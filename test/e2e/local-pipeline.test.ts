@@ -111,7 +111,7 @@ describe("the local runtime, end to end", () => {
   }, 180_000);
 
   it("a sink with topic and key filters receives exactly the matching events", async () => {
-    const cluster = await startSimulatedCluster({ eventsPerSecond: 0, heartbeatMs: 1_000, bufferSize: 10_000, seed: 7 });
+    const cluster = await startSimulatedCluster({ eventsPerSecond: 0, heartbeatMs: 1_000, bufferSize: 10_000, emittedHistory: 1_000_000, seed: 7 });
     cleanups.push(() => cluster.stop());
     const t = await setup({ NOMAD_ADDR: cluster.url });
     const runtime = await t.start();
@@ -140,7 +140,7 @@ describe("the local runtime, end to end", () => {
 
   it("stopped with Ctrl-C mid-flow and started again, loses no event and delivers none twice", async () => {
     // A Nomad that keeps running while the runtime restarts, with a buffer that outlasts the restart.
-    const cluster = await startSimulatedCluster({ eventsPerSecond: 100, heartbeatMs: 1_000, bufferSize: 20_000, seed: 11 });
+    const cluster = await startSimulatedCluster({ eventsPerSecond: 100, heartbeatMs: 1_000, bufferSize: 1_000_000, emittedHistory: 1_000_000, seed: 11 });
     cleanups.push(() => cluster.stop());
     const t = await setup({ NOMAD_ADDR: cluster.url, DELIVERY_RETRY_BASE_SECONDS: "1", DELIVERY_RETRY_CAP_SECONDS: "2" });
     const first = await t.start();

@@ -1,4 +1,4 @@
-import { appendFile, mkdir } from "node:fs/promises";
+import { appendFile, mkdir, rename, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from "@aws-sdk/client-sqs";
 import { eventEnvelopeJson, type AcceptedEvent } from "./accepted-event";
@@ -19,6 +19,8 @@ export interface BusTargetsOptions {
   readonly sources: readonly string[];
   /** The archive: one envelope per line, appended. Omit for none. */
   readonly archiveFile?: string;
+  /** Past this size the archive file becomes `<file>.1` (replacing an older one) and a new one starts. @default 256 MiB */
+  readonly archiveMaxBytes?: number;
   /** Summed body bytes of one SendMessageBatch. @default 262,144 (SQS's classic batch limit) */
   readonly maxBatchBytes?: number;
 }
@@ -34,6 +36,23 @@ export function busTargets(options: BusTargetsOptions): BusTargets {
   const stats = { routed: 0, archived: 0 };
   const maxBatchBytes = options.maxBatchBytes ?? 262_144;
   let archiveReady: Promise<unknown> | undefined;
+  const archiveMaxBytes = options.archiveMaxBytes ?? 256 * 1024 * 1024;
+  let archiveBytes = 0;
+  const archive = async (file: string, lines: string) => {
+    archiveReady ??= mkdir(dirname(file), { recursive: true }).then(() =>
+      stat(file).then(
+        (s) => (archiveBytes = s.size),
+        () => undefined,
+      ),
+    );
+    await archiveReady;
+    if (archiveBytes > 0 && archiveBytes + Buffer.byteLength(lines) > archiveMaxBytes) {
+      await rename(file, `${file}.1`);
+      archiveBytes = 0;
+    }
+    await appendFile(file, lines);
+    archiveBytes += Buffer.byteLength(lines);
+  };
 
   const send = async (bodies: string[]) => {
     let pending: SendMessageBatchRequestEntry[] = bodies.map((body, i) => ({ Id: `e${i}`, MessageBody: body }));
@@ -52,9 +71,7 @@ export function busTargets(options: BusTargetsOptions): BusTargets {
     onAccepted: async (events) => {
       const bodies = events.map((event) => eventEnvelopeJson(event));
       if (options.archiveFile !== undefined) {
-        archiveReady ??= mkdir(dirname(options.archiveFile), { recursive: true });
-        await archiveReady;
-        await appendFile(options.archiveFile, bodies.join("\n") + "\n");
+        await archive(options.archiveFile, bodies.join("\n") + "\n");
         stats.archived += bodies.length;
       }
       const routed = bodies.filter((_, i) => options.sources.includes(events[i]!.source));

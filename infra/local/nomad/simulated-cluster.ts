@@ -65,6 +65,8 @@ export interface SimulatedClusterOptions {
   readonly seed?: number;
   /** Where `stop()` saves the cluster and the next start restores it from. @default not persisted */
   readonly stateFile?: string;
+  /** Frames `server.emitted()` keeps, newest first (a test comparing a long run raises it). @default 5_000 */
+  readonly emittedHistory?: number;
 }
 
 export interface SimulatedClusterStats {
@@ -310,7 +312,7 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
     namespaces,
     host: options.host ?? "127.0.0.1",
     port: options.port ?? 0,
-    emittedLimit: EMITTED_HISTORY,
+    emittedLimit: options.emittedHistory ?? EMITTED_HISTORY,
     ...(options.token === undefined ? {} : { token: options.token }),
     ...(saved.state === undefined ? {} : { restore: { lastIndex: saved.state.lastIndex, frames: saved.state.frames } }),
   });
