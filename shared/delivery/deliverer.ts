@@ -1,5 +1,5 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import type { NomadEvent } from "../nomad/event";
+import { nomadEventJson, rememberEventPayload, type NomadEvent } from "../nomad/event";
 import type { MetricsSink } from "../observability/metrics";
 import { signingSecrets, type Sink } from "../sinks/sink";
 import type { SinkStore } from "../sinks/sink-store";
@@ -44,7 +44,7 @@ export interface DelivererOptions {
   readonly webhooks: Poster;
   readonly queue: DeliveryQueueControl;
   readonly policy: RetryPolicy;
-  /** Fetches a claim-checked payload back. */
+  /** Fetches a claim-checked payload back (S3PayloadStore.fetch: remembered with its stored text, so it goes out byte for byte). */
   readonly fetchPayload?: (ref: PayloadRef) => Promise<Record<string, unknown> | null>;
   /** Events per POST when consecutive messages of a sink are coalesced. @default 10 */
   readonly maxEventsPerRequest?: number;
@@ -152,6 +152,8 @@ export class Deliverer {
     }
     const decoded = decodeDeliveryMessage(value);
     if ("problem" in decoded) return { error: `the message is not a delivery: ${decoded.problem}` };
+    // The payload goes out as the message's text: parsed, Nomad's int64 values would lose digits.
+    rememberEventPayload(queued.body, ["detail", "event"], decoded.message.detail.event);
     return { queued, message: decoded.message };
   }
 
@@ -187,7 +189,7 @@ export class Deliverer {
     const events = await Promise.all(members.map((m) => this.restore(m.message)));
     const lastIndex = Math.max(...events.map((e) => e.Index));
     const firstIndex = Math.min(...events.map((e) => e.Index));
-    const body = JSON.stringify({ Index: lastIndex, Events: events });
+    const body = webhookBody(lastIndex, events);
     const headers = (this.options.sign ?? signatureHeaders)(signingSecrets(sink, now), id, Math.floor(now / 1000), body);
     const attemptNo = (pending?.Attempts ?? 0) + 1;
     const result = await this.options.webhooks.post(sink.Address, body, headers);
@@ -260,6 +262,16 @@ export class Deliverer {
   private count(name: string, value: number): void {
     this.options.metrics?.add(name, "Count", value);
   }
+}
+
+/**
+ * A POST's body, in the shape of a Nomad event-stream frame: `{"Index":…,"Events":[…]}`, the
+ * keys JSON.stringify writes, each payload as Nomad sent it (nomadEventJson).
+ */
+export function webhookBody(index: number, events: readonly NomadEvent[]): string {
+  let body = `{"Index":${index},"Events":[`;
+  for (let i = 0; i < events.length; i++) body += (i > 0 ? "," : "") + nomadEventJson(events[i]!);
+  return `${body}]}`;
 }
 
 export function formatDuration(ms: number): string {

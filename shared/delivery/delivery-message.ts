@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { decodeNomadBusDetail, NomadBusDetailSchema, type NomadBusDetail } from "../streamer/event-contract";
+import { busDetailJson, decodeNomadBusDetail, NomadBusDetailSchema, type NomadBusDetail } from "../streamer/event-contract";
 
 /**
  * One message on the FIFO delivery queue: one event for one sink. `MessageGroupId` is the
@@ -37,11 +37,18 @@ export function deliveryMessage(sinkId: string, detail: NomadBusDetail): Deliver
 }
 
 /**
- * `JSON.stringify(deliveryMessage(sinkId, detail))` from the detail's ID and JSON, so one event
- * matched by many sinks is serialised once. Same keys, same order, same bytes.
+ * `JSON.stringify(deliveryMessage(sinkId, detail))` from the detail's ID and JSON
+ * (busDetailJson: the payload as received), so one event matched by many sinks is
+ * serialised once. Same keys, same order, same bytes.
  */
 export function deliveryMessageJson(sinkId: string, eventId: string, detailJson: string): string {
   return `{"sinkId":${JSON.stringify(sinkId)},"deliveryId":"${deliveryId(sinkId, eventId)}","detail":${detailJson}}`;
+}
+
+/** A whole message as JSON: JSON.stringify's keys and order, the event's payload as received (busDetailJson). */
+export function deliveryMessageBody(message: DeliveryMessage): string {
+  const redriven = message.redriven !== undefined ? `,"redriven":${message.redriven}` : "";
+  return `{"sinkId":${JSON.stringify(message.sinkId)},"deliveryId":${JSON.stringify(message.deliveryId)},"detail":${busDetailJson(message.detail)}${redriven}}`;
 }
 
 /**

@@ -1,8 +1,9 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { rememberEventPayload } from "../nomad/event";
 import { matchesTopics } from "../nomad/topic-filter";
 import type { MetricsSink } from "../observability/metrics";
 import { fullJitter, sleep } from "../retry/backoff";
-import { decodeNomadBusDetail, GAP_TOPIC, type NomadBusDetail } from "../streamer/event-contract";
+import { busDetailJson, decodeNomadBusDetail, GAP_TOPIC, type NomadBusDetail } from "../streamer/event-contract";
 import { describeValue } from "../errors";
 import { deliveryId, deliveryMessageJson } from "./delivery-message";
 import type { SinkCache } from "./sink-cache";
@@ -49,7 +50,10 @@ export class MalformedIngestRecordError extends Error {
   override readonly name = "MalformedIngestRecordError";
 }
 
-/** Reads the Nomad event out of an EventBridge-to-SQS record. */
+/**
+ * Reads the Nomad event out of an EventBridge-to-SQS record; its payload keeps the record's
+ * text (busDetailJson writes it as received, every digit of Nomad's int64 values intact).
+ */
 export function parseIngestRecord(body: string): NomadBusDetail {
   let envelope: unknown;
   try {
@@ -61,6 +65,7 @@ export function parseIngestRecord(body: string): NomadBusDetail {
   if (detail === undefined) throw new MalformedIngestRecordError(`the record is not an EventBridge event (no "detail"): ${describeValue(body.slice(0, 200))}`);
   const decoded = decodeNomadBusDetail(detail);
   if ("problem" in decoded) throw new MalformedIngestRecordError(`the record's detail is not a Nomad bus event: ${decoded.problem}`);
+  rememberEventPayload(body, ["detail", "event"], decoded.detail.event);
   return decoded.detail;
 }
 
@@ -121,13 +126,13 @@ export class Fanout {
         let detailJson: string | undefined;
         for (const sink of sinks) {
           if (!matches(sink.Topics, detail)) continue;
-          detailJson ??= JSON.stringify(shared);
+          detailJson ??= busDetailJson(shared);
           let body = deliveryMessageJson(sink.ID, detail.id, detailJson);
           let bytes = Buffer.byteLength(body);
           if (bytes > this.maxMessageBytes && shared.payloadRef === undefined) {
             if (!this.options.offload) throw new Error(`event ${detail.id} makes a ${bytes}-byte delivery message, over SQS's ${this.maxMessageBytes}, and no payload bucket is configured (PAYLOAD_BUCKET)`);
             shared = await this.options.offload(detail);
-            detailJson = JSON.stringify(shared);
+            detailJson = busDetailJson(shared);
             body = deliveryMessageJson(sink.ID, detail.id, detailJson);
             bytes = Buffer.byteLength(body);
           }

@@ -9,8 +9,9 @@ import {
   type SQSClientConfig,
 } from "@aws-sdk/client-sqs";
 import { sqsClient } from "../aws/sqs-client";
+import { rememberEventPayload } from "../nomad/event";
 import type { DeliveryQueueControl, QueuedMessage } from "./deliverer";
-import { decodeDeliveryMessage } from "./delivery-message";
+import { decodeDeliveryMessage, deliveryMessageBody } from "./delivery-message";
 import type { DeliveryQueueWriter, OutgoingMessage } from "./fanout";
 
 /** Message attributes a dead-lettered delivery carries. */
@@ -148,11 +149,16 @@ export class SqsDeliveryQueue implements DeliveryQueueWriter, DeliveryQueueContr
   }
 }
 
-/** A redriven delivery is marked, so the attempt log can tell it apart; anything unreadable goes back as it was. */
+/**
+ * A redriven delivery is marked, so the attempt log can tell it apart; its payload keeps
+ * the message's text (every digit of Nomad's int64 values). Anything unreadable goes back as it was.
+ */
 function markRedriven(body: string): string {
   try {
     const decoded = decodeDeliveryMessage(JSON.parse(body));
-    return "message" in decoded ? JSON.stringify({ ...decoded.message, redriven: true }) : body;
+    if (!("message" in decoded)) return body;
+    rememberEventPayload(body, ["detail", "event"], decoded.message.detail.event);
+    return deliveryMessageBody({ ...decoded.message, redriven: true });
   } catch {
     return body;
   }

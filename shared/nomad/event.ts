@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { spanAt, spansInElements, type JsonSpan } from "../json/json-scan";
+import { rememberJsonSource, toJson } from "../json/json-source";
 
 /**
  * One event exactly as Nomad writes it on `/v1/event/stream` (EVENT-STREAM-SPEC 1.2, 2.2).
@@ -98,4 +100,39 @@ export function decodeNomadEvent(value: unknown): { event: NomadEvent } | { issu
   if (!isIndex(Index)) return { issue: { path: "Index", message: `expected a non-negative integer, received ${receivedNumber(Index)}` } };
   if (Payload !== null && !isPlainRecord(Payload)) return { issue: { path: "Payload", message: `expected an object or null, received ${received(Payload)}` } };
   return { event: { Topic, Type, Key, Namespace, FilterKeys: FilterKeys as string[] | null, Index, Payload } };
+}
+
+/**
+ * One event as JSON: the seven fields in the schema's order (the keys and bytes
+ * JSON.stringify writes for a decoded event), the payload as the text it was parsed from
+ * when that is known (see rememberFramePayloads), so its numbers keep every digit Nomad
+ * sent; a payload built in JS is written by JSON.stringify.
+ */
+export function nomadEventJson(event: NomadEvent): string {
+  return (
+    `{"Topic":${JSON.stringify(event.Topic)},"Type":${JSON.stringify(event.Type)},"Key":${JSON.stringify(event.Key)},"Namespace":${JSON.stringify(event.Namespace)},` +
+    `"FilterKeys":${JSON.stringify(event.FilterKeys)},"Index":${event.Index},"Payload":${toJson(event.Payload)}}`
+  );
+}
+
+function rememberPayload(event: NomadEvent, text: string, span: JsonSpan | undefined): void {
+  if (event.Payload !== null && span !== undefined) rememberJsonSource(event.Payload, text.slice(span.start, span.end));
+}
+
+/**
+ * For a frame decoded from `JSON.parse(text)` (decodeNomadFrame keeps the parsed payload
+ * objects): remembers each event's payload text, so nomadEventJson writes it byte for
+ * byte as Nomad sent it rather than as JSON.stringify would round its int64 values.
+ */
+export function rememberFramePayloads(text: string, frame: NomadFrame): void {
+  const events = frame.Events;
+  if (events === null || events.length === 0) return;
+  const spans = spansInElements(text, ["Events"], ["Payload"]);
+  if (spans === undefined) return;
+  for (let i = 0; i < events.length; i++) rememberPayload(events[i]!, text, spans[i]);
+}
+
+/** The same for one event decoded from the JSON object at `eventPath` in `text` (`["detail", "event"]` in a bus event). */
+export function rememberEventPayload(text: string, eventPath: readonly string[], event: NomadEvent): void {
+  if (event.Payload !== null) rememberPayload(event, text, spanAt(text, [...eventPath, "Payload"]));
 }

@@ -2,7 +2,7 @@ import { createGunzip, createInflateRaw } from "node:zlib";
 import { pipeline, Transform, type Readable } from "node:stream";
 import { Agent, request, type Dispatcher } from "undici";
 import type { NomadFrame } from "./event";
-import { decodeNomadFrame, isHeartbeat } from "./event";
+import { decodeNomadFrame, isHeartbeat, rememberFramePayloads } from "./event";
 import { LineSplitter } from "./ndjson-lines";
 import type { NomadConfig } from "./nomad-config";
 import type { TopicFilter } from "./topic-filter";
@@ -125,6 +125,8 @@ function parseLine(line: Buffer): NomadFrame | undefined {
   if ("issue" in decoded) {
     throw new StreamDecodeError(`a line of Nomad's event stream is not an event frame (${decoded.issue.message} at ${decoded.issue.path || "the top level"}): ${text.slice(0, 200)}`);
   }
+  // Payloads are passed on as the line's own text: parsed, Nomad's int64 values lose digits.
+  rememberFramePayloads(text, decoded.frame);
   return decoded.frame;
 }
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { decodeNomadEvent, isIndex, NomadEventSchema, type NomadEvent } from "../nomad/event";
+import { decodeNomadEvent, isIndex, nomadEventJson, NomadEventSchema, type NomadEvent } from "../nomad/event";
 
 /**
  * The contract of events on the bus, for anyone writing an EventBridge rule:
@@ -61,8 +61,17 @@ export interface BusEntry {
   readonly EventBusName: string;
 }
 
+/**
+ * The detail as JSON: the keys and order JSON.stringify writes, with the event's payload as
+ * received from Nomad (nomadEventJson), so the bus and its archive carry every digit.
+ */
+export function busDetailJson(detail: NomadBusDetail): string {
+  const ref = detail.payloadRef !== undefined ? `,"payloadRef":${JSON.stringify(detail.payloadRef)}` : "";
+  return `{"id":${JSON.stringify(detail.id)},"cluster":${JSON.stringify(detail.cluster)},"frameIndex":${detail.frameIndex},"event":${nomadEventJson(detail.event)}${ref}}`;
+}
+
 export function busEntry(busName: string, detail: NomadBusDetail): BusEntry {
-  return { Source: BUS_SOURCE, DetailType: detail.event.Topic, Detail: JSON.stringify(detail), EventBusName: busName };
+  return { Source: BUS_SOURCE, DetailType: detail.event.Topic, Detail: busDetailJson(detail), EventBusName: busName };
 }
 
 /**

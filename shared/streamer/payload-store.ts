@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import type { PayloadStoreConfig } from "../config/payload-config";
+import { rememberJsonSource, toJson } from "../json/json-source";
 import type { NomadBusDetail, PayloadRef } from "./event-contract";
 
 export interface S3PayloadStoreOptions {
@@ -19,7 +20,9 @@ export class PayloadIntegrityError extends Error {
 /**
  * The claim check for events too large for the bus: the payload goes to S3 under a key
  * made from the event's ID (so a re-send overwrites the same object with the same
- * bytes), and the bus carries a reference with the payload's SHA-256.
+ * bytes), and the bus carries a reference with the payload's SHA-256. The object holds
+ * the payload's JSON as Nomad sent it (json-source.ts), and a fetched payload is written
+ * back as those bytes, so its int64 values keep every digit.
  */
 export class S3PayloadStore {
   /** The store the configuration names, or undefined when no bucket is configured. */
@@ -37,7 +40,7 @@ export class S3PayloadStore {
 
   /** Stores the payload and returns the detail with `Payload: null` and a `payloadRef`. */
   async offload(detail: NomadBusDetail): Promise<NomadBusDetail> {
-    const body = Buffer.from(JSON.stringify(detail.event.Payload), "utf8");
+    const body = Buffer.from(toJson(detail.event.Payload), "utf8");
     const sha256 = createHash("sha256").update(body).digest("hex");
     const key = `${this.prefix}${encodeURIComponent(detail.cluster)}/${detail.id}.json`;
     await this.client.send(
@@ -55,6 +58,9 @@ export class S3PayloadStore {
     if (sha256 !== ref.sha256) {
       throw new PayloadIntegrityError(`payload s3://${ref.bucket}/${ref.key} has SHA-256 ${sha256}, but the event references ${ref.sha256}`);
     }
-    return JSON.parse(body.toString("utf8")) as Record<string, unknown> | null;
+    const text = body.toString("utf8");
+    const payload = JSON.parse(text) as Record<string, unknown> | null;
+    // JSON.parse accepted it, so only JSON whitespace can surround the value.
+    return payload !== null && typeof payload === "object" ? rememberJsonSource(payload, text.trim()) : payload;
   }
 }
