@@ -2,6 +2,7 @@ import { join, resolve } from "node:path";
 import { App } from "aws-cdk-lib";
 import { buildAll } from "../scripts/build";
 import { DeploymentContextError, readDeploymentContext, type DeploymentSettings } from "./constructs/deployment-context";
+import { addNagChecks } from "./constructs/nag-checks";
 import { NomadEventSinksStack } from "./stack";
 
 const app = new App();
@@ -25,4 +26,6 @@ new NomadEventSinksStack(app, "NomadEventSinks", {
   ...settings,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });
+// cdk-nag's AWS Solutions checks: an unacknowledged finding fails the synthesis.
+addNagChecks(app);
 app.synth();

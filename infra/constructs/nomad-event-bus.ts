@@ -6,6 +6,7 @@ import { Construct } from "constructs";
 import { INGEST_QUEUE_MAX_RECEIVE_COUNT } from "../../shared/delivery/delivery-queue-settings";
 import { SQS_MAX_RETENTION_SECONDS, SQS_MAX_VISIBILITY_SECONDS } from "../../shared/delivery/retry-policy";
 import { BUS_SOURCE } from "../../shared/streamer/event-contract";
+import { acknowledgeNag } from "./nag-checks";
 
 /** EventBridge's most persistent retry of a target: 185 attempts over 24 hours. */
 const TARGET_RETRY_ATTEMPTS = 185;
@@ -78,6 +79,11 @@ export class NomadEventBus extends Construct {
       removalPolicy,
     });
     this.targetDeadLetterQueue = new Queue(this, "TargetDeadLetters", { retentionPeriod, encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, removalPolicy });
+    acknowledgeNag(
+      this.targetDeadLetterQueue,
+      "AwsSolutions-SQS3",
+      "This queue is itself a dead-letter queue: the bus rule target's (EventBridge's DeadLetterConfig, which cdk-nag does not recognise as it does a RedrivePolicy). Nothing consumes it; a message there raises the TargetDeadLetters alarm.",
+    );
 
     // The target grants events.amazonaws.com SendMessage on both queues for this rule's ARN only.
     this.rule = new Rule(this, "ToIngestQueue", {

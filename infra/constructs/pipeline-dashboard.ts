@@ -6,12 +6,15 @@ import type { Delivery } from "./delivery";
 import type { Fanout } from "./fanout";
 import type { NomadEventBus } from "./nomad-event-bus";
 import type { SinksApi } from "./sinks-api";
+import type { Streamer } from "./streamer";
 
 export interface PipelineDashboardProps {
   readonly bus: Pick<NomadEventBus, "bus" | "rule" | "ingestQueue" | "ingestDeadLetterQueue" | "targetDeadLetterQueue">;
   readonly fanout: Pick<Fanout, "handler">;
   readonly delivery: Pick<Delivery, "queue" | "deadLetterQueue" | "handler">;
   readonly sinksApi: Pick<SinksApi, "handler" | "api">;
+  /** The streamer's service, when deployed. @default none: no streamer widgets */
+  readonly streamer?: Pick<Streamer, "service" | "metric" | "metricRunningTasks">;
   /** CloudWatch namespace of the functions' embedded metrics (METRICS_NAMESPACE). */
   readonly metricsNamespace: string;
   /** Alarms shown at the top. @default none */
@@ -22,7 +25,7 @@ const WIDTH = 8;
 const HEIGHT = 6;
 
 /**
- * One CloudWatch dashboard for the pipeline, in its order: the bus rule, the ingest queue,
+ * One CloudWatch dashboard for the pipeline, in its order: the streamer (when deployed), the bus rule, the ingest queue,
  * the fan-out, the delivery queue and deliver, the dead-letter queues, and the sinks API.
  */
 export class PipelineDashboard extends Construct {
@@ -53,6 +56,14 @@ export class PipelineDashboard extends Construct {
       }),
     );
     if (props.alarms !== undefined && props.alarms.length > 0) this.dashboard.addWidgets(new AlarmStatusWidget({ title: "Alarms", alarms: [...props.alarms], width: 24, height: 3 }));
+    const { streamer } = props;
+    if (streamer !== undefined) {
+      this.dashboard.addWidgets(
+        graph("streamer: running tasks, CPU and memory (%)", [streamer.metricRunningTasks(Duration.minutes(5))], [streamer.service.metricCpuUtilization(), streamer.service.metricMemoryUtilization()]),
+        graph("streamer: events in and out", ["EventsIn", "EventsOut"].map((name) => streamer.metric(name)), ["Reconnects", "StreamGaps"].map((name) => streamer.metric(name))),
+        graph("streamer: publish lag (ms), indexes behind", [streamer.metric("PublishLag", "Maximum"), streamer.metric("PublishLag", "p99")], [streamer.metric("LagIndexes", "Maximum")]),
+      );
+    }
     this.dashboard.addWidgets(
       graph("Bus rule → ingest queue", ["Invocations", "FailedInvocations", "InvocationsSentToDlq", "InvocationsFailedToBeSentToDlq"].map((name) => PipelineDashboard.ruleMetric(bus, name))),
       graph("Ingest queue", [bus.ingestQueue.metricApproximateNumberOfMessagesVisible(), bus.ingestQueue.metricApproximateNumberOfMessagesNotVisible()], [bus.ingestQueue.metricApproximateAgeOfOldestMessage()]),

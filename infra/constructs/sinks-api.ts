@@ -8,6 +8,7 @@ import { Construct } from "constructs";
 import { checkAllowedCidrs } from "./allowed-cidrs";
 import { BundledFunction } from "./bundled-function";
 import type { Delivery } from "./delivery";
+import { acknowledgeNag } from "./nag-checks";
 
 export interface SinksApiProps {
   readonly table: ITableV2;
@@ -44,6 +45,13 @@ export class SinksApi extends Construct {
         description: "nomad-event-sinks management token (X-Nomad-Token for the sinks API)",
         generateSecretString: { passwordLength: 40, excludePunctuation: true },
       });
+    if (this.managementToken instanceof Secret) {
+      acknowledgeNag(
+        this.managementToken,
+        "AwsSolutions-SMG4",
+        "A static bearer token the operators hold, not a credential of an AWS service: no rotation function could hand a new value to its clients. Rotate it by hand (put-secret-value); sinks-api re-reads it every 5 minutes, so no deploy is needed.",
+      );
+    }
     this.handler = new BundledFunction(this, "Handler", {
       name: "sinks-api",
       bundleDir: props.bundleDir,
@@ -68,6 +76,14 @@ export class SinksApi extends Construct {
       description: "nomad-event-sinks: Nomad-compatible event sink API",
       defaultIntegration: new HttpLambdaIntegration("Sinks", this.handler.function),
     });
+    const defaultRoute = this.api.node.tryFindChild("DefaultRoute");
+    if (defaultRoute !== undefined) {
+      acknowledgeNag(
+        defaultRoute,
+        "AwsSolutions-APIG4",
+        "The function authorizes every request itself, as Nomad's API does: X-Nomad-Token or Authorization: Bearer compared in constant time with the management token (shared/api/auth.ts), answering Nomad's own 403; an API Gateway authorizer could not give Nomad-compatible answers.",
+      );
+    }
     const accessLogs = new LogGroup(this, "AccessLogs", { retention: RetentionDays.THREE_MONTHS });
     const stage = this.api.defaultStage?.node.defaultChild as CfnStage;
     stage.defaultRouteSettings = { throttlingRateLimit: rate, throttlingBurstLimit: burst };

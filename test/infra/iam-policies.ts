@@ -76,9 +76,33 @@ export function grantsOf(template: Template, functionId: RegExp): Grant[] {
   const functions = Object.entries(template.findResources("AWS::Lambda::Function")).filter(([id]) => functionId.test(id));
   if (functions.length !== 1) throw new Error(`expected one function matching ${functionId}, found ${functions.map(([id]) => id).join(", ") || "none"}`);
   const role = (functions[0]![1] as { Properties: { Role: { "Fn::GetAtt": [string, string] } } }).Properties.Role["Fn::GetAtt"][0];
+  return grantsOfRole(template, role);
+}
+
+/** The Allow statements of the role with logical ID `role`. */
+export function grantsOfRole(template: Template, role: string): Grant[] {
   return iamStatements(template)
     .filter((s) => s.roles.includes(role) && s.statement.Effect === "Allow")
     .map(({ statement }) => ({ actions: actionsOf(statement), resources: [statement.Resource].flat().map(resourceName) }));
+}
+
+/** The logical IDs of the task role and the execution role of the one ECS task definition matching `taskId`. */
+export function taskRolesOf(template: Template, taskId: RegExp): { taskRole: string; executionRole: string } {
+  const tasks = Object.entries(template.findResources("AWS::ECS::TaskDefinition")).filter(([id]) => taskId.test(id));
+  if (tasks.length !== 1) throw new Error(`expected one task definition matching ${taskId}, found ${tasks.map(([id]) => id).join(", ") || "none"}`);
+  const props = (tasks[0]![1] as { Properties: Record<"TaskRoleArn" | "ExecutionRoleArn", { "Fn::GetAtt": [string, string] }> }).Properties;
+  return { taskRole: props.TaskRoleArn["Fn::GetAtt"][0], executionRole: props.ExecutionRoleArn["Fn::GetAtt"][0] };
+}
+
+/** Every role that holds `action` on a resource whose name starts with `resource` (logical ID), by logical ID. */
+export function rolesAllowed(template: Template, action: string, resource: string): string[] {
+  return [
+    ...new Set(
+      iamStatements(template)
+        .filter(({ statement }) => statement.Effect === "Allow" && actionsOf(statement).includes(action) && [statement.Resource].flat().map(resourceName).some((r) => r.startsWith(resource)))
+        .flatMap((s) => s.roles),
+    ),
+  ].sort();
 }
 
 /** The resources (by logical ID) on which `grants` allow `action`. */

@@ -3,7 +3,8 @@ import { Template } from "aws-cdk-lib/assertions";
 import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { NomadEventSinksStack } from "../../infra/stack";
-import { grantsOf, iamStatements, leastPrivilegeViolations, resourcesFor } from "./iam-policies";
+import { grantsOf, grantsOfRole, iamStatements, leastPrivilegeViolations, resourcesFor, rolesAllowed, taskRolesOf } from "./iam-policies";
+import { STREAMER_SETTINGS, TOKEN_SECRET_ARN } from "./streamer-settings";
 
 /** Logical IDs end in an 8-hex hash; compare by the readable part. */
 const named = (ids: readonly string[]) => ids.map((id) => id.replace(/[0-9A-F]{8}(?=$|\/)/, "")).sort();
@@ -11,14 +12,65 @@ const named = (ids: readonly string[]) => ids.map((id) => id.replace(/[0-9A-F]{8
 describe("CDK: least privilege", () => {
   const bundleDir = inject("bundleDir");
   let template: Template;
+  /** The stack with the streamer's service, its network and a token secret. */
+  let withStreamer: Template;
 
   beforeAll(() => {
     template = Template.fromStack(new NomadEventSinksStack(new App(), "Test", { bundleDir }));
+    withStreamer = Template.fromStack(new NomadEventSinksStack(new App(), "Test", { bundleDir, ...STREAMER_SETTINGS }));
   });
 
   it("no wildcard action, NotAction or NotResource, and no Resource \"*\" on data stores, queues, secrets or the bus in any IAM policy", () => {
     expect(iamStatements(template).length).toBeGreaterThan(10);
     expect(leastPrivilegeViolations(template)).toEqual([]);
+    expect(iamStatements(withStreamer).length).toBeGreaterThan(iamStatements(template).length);
+    expect(leastPrivilegeViolations(withStreamer)).toEqual([]);
+  });
+
+  it("no role has an AWS managed policy (the basic execution role would let a function write to every log group)", () => {
+    for (const t of [template, withStreamer]) {
+      const roles = Object.entries(t.findResources("AWS::IAM::Role") as Record<string, { Properties: { ManagedPolicyArns?: unknown } }>);
+      expect(roles.length).toBeGreaterThan(2);
+      expect(roles.filter(([, role]) => role.Properties.ManagedPolicyArns !== undefined).map(([id]) => id)).toEqual([]);
+    }
+  });
+
+  it("each function writes logs to its own log group only", () => {
+    for (const fn of ["FanoutHandler", "DeliveryHandler", "SinksApiHandler"]) {
+      const grants = grantsOf(template, new RegExp(`^${fn}Function`));
+      expect(named(resourcesFor(grants, "logs:PutLogEvents"))).toEqual([`${fn}Logs`]);
+      expect(named(resourcesFor(grants, "logs:CreateLogStream"))).toEqual([`${fn}Logs`]);
+      expect(grants.flatMap((g) => g.actions).filter((a) => a.startsWith("logs:")).sort()).toEqual(["logs:CreateLogStream", "logs:PutLogEvents"]);
+    }
+  });
+
+  it("the streamer's task: puts events on the bus, reads and writes its own table, stores payloads; nothing else, and no secret", () => {
+    const { taskRole } = taskRolesOf(withStreamer, /^StreamerTask/);
+    const grants = grantsOfRole(withStreamer, taskRole);
+    expect([...new Set(grants.flatMap((g) => g.actions).map((a) => a.split(":")[0]))].sort()).toEqual(["dynamodb", "events", "s3"]);
+    expect(grants.flatMap((g) => g.actions).filter((a) => a.startsWith("events:"))).toEqual(["events:PutEvents"]);
+    expect(named(resourcesFor(grants, "events:PutEvents"))).toEqual(["Bus"]);
+    for (const action of ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:PutItem"]) expect(named(resourcesFor(grants, action))).toEqual(["StreamerState"]);
+    expect(named(grants.filter((g) => g.actions.some((a) => a.startsWith("dynamodb:"))).flatMap((g) => g.resources))).toEqual(["StreamerState", "StreamerState"]);
+    expect(grants.flatMap((g) => g.actions).filter((a) => a.startsWith("s3:"))).toEqual(["s3:PutObject"]);
+    expect(named(resourcesFor(grants, "s3:PutObject"))).toEqual(["PayloadsBucket/payloads/*"]);
+  });
+
+  it("the streamer's execution role: pulls the image, writes the streamer's log group, reads the token secret; nothing else", () => {
+    const { executionRole } = taskRolesOf(withStreamer, /^StreamerTask/);
+    const grants = grantsOfRole(withStreamer, executionRole);
+    expect(resourcesFor(grants, "secretsmanager:GetSecretValue")).toEqual([TOKEN_SECRET_ARN]);
+    expect(named(resourcesFor(grants, "logs:PutLogEvents"))).toEqual(["StreamerLogs"]);
+    expect(resourcesFor(grants, "ecr:GetAuthorizationToken")).toEqual(["*"]);
+    expect(resourcesFor(grants, "ecr:BatchGetImage")).toEqual([expect.stringContaining("container-assets")]);
+    expect([...new Set(grants.flatMap((g) => g.actions).map((a) => a.split(":")[0]))].sort()).toEqual(["ecr", "logs", "secretsmanager"]);
+  });
+
+  it("only the streamer's task may put events on the bus, read the token or write the streamer's table", () => {
+    const { taskRole, executionRole } = taskRolesOf(withStreamer, /^StreamerTask/);
+    expect(rolesAllowed(withStreamer, "events:PutEvents", "Bus")).toEqual([taskRole]);
+    expect(rolesAllowed(withStreamer, "dynamodb:UpdateItem", "StreamerState")).toEqual([taskRole]);
+    expect(rolesAllowed(withStreamer, "secretsmanager:GetSecretValue", TOKEN_SECRET_ARN)).toEqual([executionRole]);
   });
 
   it("the check finds a wildcard action and an unscoped queue statement", () => {

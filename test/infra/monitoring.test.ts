@@ -9,6 +9,7 @@ import { PayloadBucket } from "../../infra/constructs/payload-bucket";
 import { SinksApi } from "../../infra/constructs/sinks-api";
 import { SinksTable } from "../../infra/constructs/sinks-table";
 import { NomadEventSinksStack } from "../../infra/stack";
+import { STREAMER_SETTINGS } from "./streamer-settings";
 
 type Alarm = { Properties: Record<string, unknown> };
 
@@ -96,6 +97,47 @@ describe("CDK: alarms and dashboard", () => {
     }
   });
 
+  it("with the streamer: no task running for 3 minutes raises an alarm (Container Insights; no figure counts as none running)", () => {
+    const t = Template.fromStack(new NomadEventSinksStack(new App(), "Test", { bundleDir, ...STREAMER_SETTINGS }));
+    const [clusterId] = Object.keys(t.findResources("AWS::ECS::Cluster"));
+    const [serviceId] = Object.keys(t.findResources("AWS::ECS::Service"));
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      Namespace: "ECS/ContainerInsights",
+      MetricName: "RunningTaskCount",
+      Dimensions: [
+        { Name: "ClusterName", Value: { Ref: clusterId } },
+        { Name: "ServiceName", Value: { "Fn::GetAtt": [serviceId, "Name"] } },
+      ],
+      Statistic: "Minimum",
+      Period: 60,
+      EvaluationPeriods: 3,
+      Threshold: 1,
+      ComparisonOperator: "LessThanThreshold",
+      TreatMissingData: "breaching",
+    });
+  });
+
+  it("with the streamer: a publish lag of 2 minutes in two 5-minute periods running, and any gap in the stream, raise alarms (its EMF metrics, service and cluster)", () => {
+    const t = Template.fromStack(new NomadEventSinksStack(new App(), "Test", { bundleDir, ...STREAMER_SETTINGS, streamerCluster: "prod" }));
+    const dimensions = [
+      { Name: "cluster", Value: "prod" },
+      { Name: "service", Value: "streamer" },
+    ];
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", { Namespace: "NomadEventSinks", MetricName: "PublishLag", Dimensions: dimensions, Statistic: "Maximum", Period: 300, EvaluationPeriods: 2, Threshold: 120_000, ComparisonOperator: "GreaterThanOrEqualToThreshold", TreatMissingData: "notBreaching" });
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", { Namespace: "NomadEventSinks", MetricName: "StreamGaps", Dimensions: dimensions, Statistic: "Sum", Period: 300, EvaluationPeriods: 1, Threshold: 1 });
+    const alarms = Object.values(t.findResources("AWS::CloudWatch::Alarm") as Record<string, Alarm>);
+    expect(alarms).toHaveLength(13);
+    const topic = Object.keys(t.findResources("AWS::SNS::Topic"))[0]!;
+    for (const { Properties } of alarms) expect(Properties.AlarmActions).toEqual([{ Ref: topic }]);
+  });
+
+  it("with the streamer: the dashboard shows its tasks, events, lag and gaps, and the streamer's alarms", () => {
+    const t = Template.fromStack(new NomadEventSinksStack(new App(), "Test", { bundleDir, ...STREAMER_SETTINGS }));
+    const body = JSON.stringify(Object.values(t.findResources("AWS::CloudWatch::Dashboard"))[0]);
+    for (const text of ["RunningTaskCount", "CPUUtilization", "EventsIn", "EventsOut", "PublishLag", "LagIndexes", "StreamGaps", "Reconnects", "StreamerNotRunning", "StreamerLagging"]) expect(body).toContain(text);
+    expect(JSON.stringify(Object.values(template.findResources("AWS::CloudWatch::Dashboard"))[0])).not.toContain("PublishLag");
+  });
+
   it("subscribes alarmEmail, and rejects a bad address or threshold with what was given", () => {
     const stack = new Stack(new App(), "M");
     const { table } = new SinksTable(stack, "T");
@@ -112,5 +154,6 @@ describe("CDK: alarms and dashboard", () => {
 
     expect(() => new Monitoring(stack, "M1", { ...parts, alarmEmail: "ops" })).toThrow('Monitoring M1: alarmEmail must be an e-mail address, but "ops" was provided');
     expect(() => new Monitoring(stack, "M2", { ...parts, ingestAgeThreshold: Duration.seconds(30) })).toThrow("Monitoring M2: ingestAgeThreshold must be between 1 minute and 14 days, but 30 seconds was provided");
+    expect(() => new Monitoring(stack, "M3", { ...parts, streamerLagThreshold: Duration.millis(500) })).toThrow("Monitoring M3: streamerLagThreshold must be between 1 second and 1 day, but 500 millis was provided");
   });
 });

@@ -150,6 +150,7 @@ describe("CDK: bus, ingest, fan-out and payload bucket", () => {
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
       OwnershipControls: { Rules: [{ ObjectOwnership: "BucketOwnerEnforced" }] },
       LifecycleConfiguration: { Rules: [{ Id: "ExpirePayloads", Status: "Enabled", ExpirationInDays: 30, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }] },
+      LoggingConfiguration: { DestinationBucketName: { Ref: expect.stringMatching(/^PayloadsAccessLogs/) }, LogFilePrefix: "payloads/" },
     });
     template.hasResource("AWS::S3::Bucket", { DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain" });
     template.resourceCountIs("Custom::S3AutoDeleteObjects", 0);
@@ -159,6 +160,32 @@ describe("CDK: bus, ingest, fan-out and payload bucket", () => {
         Statement: Match.arrayWith([
           Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
           Match.objectLike({ Effect: "Deny", Condition: { NumericLessThan: { "s3:TlsVersion": 1.2 } } }),
+        ]),
+      },
+    });
+  });
+
+  it("the payload bucket's access logs: a private, TLS-only, SSE-S3 bucket kept 90 days, written by S3's logging service for that bucket only (bucket policy, no ACL)", () => {
+    const [logsId, logs] = only(template, "AWS::S3::Bucket", /^PayloadsAccessLogs/);
+    const [payloadsId] = only(template, "AWS::S3::Bucket", /^PayloadsBucket/);
+    expect(logs).toEqual({
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      OwnershipControls: { Rules: [{ ObjectOwnership: "BucketOwnerEnforced" }] },
+      LifecycleConfiguration: { Rules: [{ Id: "ExpireAccessLogs", Status: "Enabled", ExpirationInDays: 90 }] },
+    });
+    template.hasResourceProperties("AWS::S3::BucketPolicy", {
+      Bucket: { Ref: logsId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+          {
+            Effect: "Allow",
+            Principal: { Service: "logging.s3.amazonaws.com" },
+            Action: "s3:PutObject",
+            Resource: { "Fn::Join": ["", [{ "Fn::GetAtt": [logsId, "Arn"] }, "/payloads/*"]] },
+            Condition: { ArnLike: { "aws:SourceArn": { "Fn::GetAtt": [payloadsId, "Arn"] } }, StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
+          },
         ]),
       },
     });
@@ -196,6 +223,7 @@ describe("CDK: bus, ingest, fan-out and payload bucket", () => {
 
     expect(() => new PayloadBucket(stack, "P1", { expirationDays: 0 })).toThrow("PayloadBucket P1: expirationDays must be an integer from 1 to 3650, but 0 was provided");
     expect(() => new PayloadBucket(stack, "P2", { expirationDays: 1.5 })).toThrow("expirationDays must be an integer from 1 to 3650, but 1.5 was provided");
+    expect(() => new PayloadBucket(stack, "P4", { accessLogExpirationDays: 0 })).toThrow("PayloadBucket P4: accessLogExpirationDays must be an integer from 1 to 3650, but 0 was provided");
     expect(() => new NomadEventBus(stack, "B1", { archiveRetentionDays: -1 })).toThrow("NomadEventBus B1: archiveRetentionDays must be a whole number of days, 0 (keep indefinitely) or more, but -1 was provided");
     expect(() => new NomadEventBus(stack, "B2", { ingestVisibilityTimeout: Duration.hours(13) })).toThrow("ingestVisibilityTimeout must be between 1 second and 12 hours, but 13 hours was provided");
     expect(() => fanout("F1", { maxConcurrency: 1 })).toThrow("Fanout F1: maxConcurrency must be an integer from 2 to 1000, but 1 was provided");
