@@ -41,6 +41,21 @@ export class StreamErrorTail extends Error {
   }
 }
 
+/**
+ * The reader fell further behind Nomad's stream than `maxBufferedBytes`: the connection is
+ * dropped (the caller resumes from its checkpoint), as Nomad itself drops a subscriber that
+ * falls out of its buffer.
+ */
+export class StreamBacklogError extends Error {
+  override readonly name = "StreamBacklogError";
+  constructor(readonly bufferedBytes: number, readonly maxBufferedBytes: number) {
+    super(`the reader fell ${bufferedBytes} bytes behind Nomad's event stream (more than ${maxBufferedBytes}); dropping the connection to resume from the checkpoint`);
+  }
+}
+
+/** The most a reader may fall behind the stream before the connection is dropped. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+
 /** A line was JSON but not a frame. */
 export class StreamDecodeError extends Error {
   override readonly name = "StreamDecodeError";
@@ -64,6 +79,8 @@ export interface StreamOptions {
   readonly signal?: AbortSignal;
   /** Called with the size of every chunk received (before decompression): liveness and metrics. */
   readonly onBytes?: (bytes: number) => void;
+  /** Bytes read from the socket and not yet taken by the consumer, past which the connection is dropped. @default DEFAULT_MAX_BUFFERED_BYTES */
+  readonly maxBufferedBytes?: number;
 }
 
 /** An undici Agent for Nomad with the CLI's TLS settings. */
@@ -111,6 +128,60 @@ function decodedBody(body: Readable, encoding: string | undefined, onChunk: (byt
   return decompress ? pipeline(body, watch, decompress, noop) : pipeline(body, watch, noop);
 }
 
+/**
+ * The body's chunks, read as fast as they arrive and queued here for the consumer. The body
+ * is never paused: undici 7 crashes the process (an uncatchable `assert(!this.paused)`, fixed
+ * only in undici 8, which needs Node 22) when the peer closes a socket whose parser is paused
+ * by backpressure, and Nomad >= 1.11.2 ends every stream by closing it. Instead of pausing,
+ * a consumer more than `maxBytes` behind fails the read with StreamBacklogError.
+ */
+async function* drained(body: Readable, maxBytes: number, onBacklog: (error: StreamBacklogError) => void): AsyncGenerator<Buffer, void, undefined> {
+  const queue: Buffer[] = [];
+  let queued = 0;
+  let ended = false;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const resume = wake;
+    wake = undefined;
+    resume?.();
+  };
+  const onData = (chunk: Buffer) => {
+    queue.push(chunk);
+    queued += chunk.length;
+    if (queued > maxBytes) onBacklog(new StreamBacklogError(queued, maxBytes));
+    notify();
+  };
+  const onEnd = () => {
+    ended = true;
+    notify();
+  };
+  const onError = (error: unknown) => {
+    failure ??= { error };
+    notify();
+  };
+  body.on("data", onData);
+  body.once("end", onEnd);
+  body.once("error", onError);
+  try {
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk !== undefined) {
+        queued -= chunk.length;
+        yield chunk;
+        continue;
+      }
+      if (failure !== undefined) throw failure.error;
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    body.off("data", onData);
+    body.off("end", onEnd);
+    body.off("error", onError);
+  }
+}
+
 function parseLine(line: Buffer): NomadFrame | undefined {
   const text = line.toString("utf8");
   let value: unknown;
@@ -146,6 +217,7 @@ export async function* readEventStream(stream: StreamRequest, options: StreamOpt
 
   let sawBytes = false;
   let stalled: StreamStalledError | undefined;
+  let backlog: StreamBacklogError | undefined;
   // One timer, pushed back by every chunk (refresh), for the whole read.
   const timer = setTimeout(() => {
     stalled = new StreamStalledError(livenessMs, sawBytes);
@@ -177,7 +249,7 @@ export async function* readEventStream(stream: StreamRequest, options: StreamOpt
       timer.refresh();
     });
     const lines = new LineSplitter();
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    for await (const chunk of drained(body, options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, (error) => abort.abort((backlog = error)))) {
       for (const line of lines.push(chunk)) {
         const frame = parseLine(line);
         if (frame !== undefined && !isHeartbeat(frame)) yield frame;
@@ -190,6 +262,7 @@ export async function* readEventStream(stream: StreamRequest, options: StreamOpt
     }
   } catch (error) {
     if (stalled !== undefined) throw stalled;
+    if (backlog !== undefined) throw backlog;
     throw error;
   } finally {
     clearTimeout(timer);

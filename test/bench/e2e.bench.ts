@@ -141,6 +141,7 @@ export async function runE2eBench(): Promise<boolean> {
       const drainDeadline = endedAt + DRAIN_MS;
       while (latencies.length < expected && performance.now() < drainDeadline) await new Promise((r) => setTimeout(r, 50));
       const ms_ = latencies.map((l) => l.ms).sort((a, b) => a - b);
+      process.stderr.write(`e2e: ${rate} events/s for ${ms / 1000} s: ${latencies.length}/${expected} deliveries, p99 ${percentile(ms_, 99).toFixed(1)} ms\n`);
       return { expected, received: latencies.length, p50: percentile(ms_, 50), p99: percentile(ms_, 99), max: ms_[ms_.length - 1] ?? Number.NaN };
     };
 

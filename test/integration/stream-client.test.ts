@@ -3,7 +3,7 @@ import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
 import { startNomadProtocolServer, SUBSCRIPTION_CLOSED_BY_SERVER, type NomadProtocolServer, type NomadProtocolServerOptions } from "../../infra/local/nomad/protocol-server";
 import type { NomadFrame } from "../../shared/nomad/event";
 import { readNomadConfig } from "../../shared/nomad/nomad-config";
-import { NomadResponseError, readEventStream, StreamErrorTail, StreamStalledError, type StreamOptions, type StreamRequest } from "../../shared/nomad/stream-client";
+import { NomadResponseError, readEventStream, StreamBacklogError, StreamErrorTail, StreamStalledError, type StreamOptions, type StreamRequest } from "../../shared/nomad/stream-client";
 
 const factory = createEventFactory({ fixturesDir: null });
 const servers: NomadProtocolServer[] = [];
@@ -45,6 +45,8 @@ async function drain(stream: AsyncGenerator<NomadFrame>): Promise<{ frames: Noma
 }
 
 const all: StreamRequest = { index: 0 };
+/** Frames that pile up unread: a few hundred KB. */
+const PILED_UP_FRAMES = 60;
 
 describe.each(["chunked", "hijacked"] as const)("readEventStream against a %s-era Nomad", (era) => {
   it("yields every frame exactly as emitted, skips heartbeats, and returns on a clean end", async () => {
@@ -104,6 +106,38 @@ describe.each(["chunked", "hijacked"] as const)("readEventStream against a %s-er
     const { frames, error } = await drain(stream);
     expect(error).toBeUndefined();
     expect(frames.map((f) => f.Events?.[0]?.Key)).toEqual(["late"]);
+  });
+
+  it("a reader behind when Nomad closes the stream still gets every frame (the socket is never left paused)", async () => {
+    const server = await nomad({ era, heartbeatMs: 60_000, bufferSize: 5_000 });
+    const stream = readEventStream(all, options(server, { livenessMs: 10_000 }));
+    server.publish(factory.jobRegistered({ jobId: "first" }));
+    await take(stream, 1);
+    // A few hundred KB arrives while the reader takes nothing (more than the body's stream buffers
+    // hold, less than the sockets do), then Nomad closes the stream. undici 7 used to crash the
+    // process here, from the socket's end handler, when the body was paused by backpressure.
+    for (let i = 0; i < PILED_UP_FRAMES; i++) server.publish(factory.planResult({ jobId: `big${i}`, allocations: 1 }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    server.endStreams();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const rest = await drain(stream);
+    expect(rest.error).toBeUndefined();
+    const emitted = server.emitted().map((frame) => frame.Events[0]!.Key);
+    const received = rest.frames.map((frame) => frame.Events![0]!.Key);
+    expect(received).toEqual(emitted.slice(1));
+  });
+
+  it("drops the connection with StreamBacklogError when the reader falls more than maxBufferedBytes behind", async () => {
+    const server = await nomad({ era, heartbeatMs: 60_000, bufferSize: 5_000 });
+    const stream = readEventStream(all, options(server, { maxBufferedBytes: 256 * 1024 }));
+    server.publish(factory.jobRegistered({ jobId: "first" }));
+    await take(stream, 1);
+    for (let i = 0; i < 500; i++) server.publish(factory.planResult({ jobId: `big${i}`, allocations: 1 }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const rest = await drain(stream);
+    expect(rest.error).toBeInstanceOf(StreamBacklogError);
+    expect((rest.error as Error).message).toMatch(/^the reader fell \d+ bytes behind Nomad's event stream \(more than 262144\)/);
+    expect(rest.frames.length + 1).toBeLessThan(server.emitted().length);
   });
 
   it("stops when the caller aborts", async () => {
