@@ -8,25 +8,14 @@ import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { SQS_MAX_RETENTION_SECONDS } from "../../shared/delivery/retry-policy";
 import { readMetricsNamespace } from "../../shared/observability/metrics";
-import type { Delivery } from "./delivery";
-import type { Fanout } from "./fanout";
-import type { NomadEventBus } from "./nomad-event-bus";
-import { PipelineDashboard } from "./pipeline-dashboard";
-import type { SinksApi } from "./sinks-api";
-import type { Streamer } from "./streamer";
+import { PipelineDashboard, type PipelineParts } from "./pipeline-dashboard";
 
 /** Deliberately loose: catches typos such as a missing `@` or domain, not every address SNS would refuse. */
 export function isEmailAddress(text: string): boolean {
   return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(text);
 }
 
-export interface MonitoringProps {
-  readonly bus: Pick<NomadEventBus, "bus" | "rule" | "ingestQueue" | "ingestDeadLetterQueue" | "targetDeadLetterQueue">;
-  readonly fanout: Pick<Fanout, "handler">;
-  readonly delivery: Pick<Delivery, "queue" | "deadLetterQueue" | "handler">;
-  readonly sinksApi: Pick<SinksApi, "handler" | "api">;
-  /** The streamer's service, when the stack deploys it. @default none: no streamer alarms or widgets */
-  readonly streamer?: Pick<Streamer, "service" | "metric" | "metricRunningTasks">;
+export interface MonitoringProps extends PipelineParts {
   /** The streamer's PublishLag (age of the oldest event read but not yet on the bus) that, at its maximum in two 5-minute periods running, raises an alarm. @default Duration.minutes(2) */
   readonly streamerLagThreshold?: Duration;
   /** An address subscribed to the alarm topic (SNS e-mails it a confirmation link first). @default none: subscribe to the topic yourself */

@@ -52,24 +52,23 @@ export class PayloadBucket extends Construct {
     // logging service write by bucket policy, not by ACL (which BucketOwnerEnforced forbids),
     // whatever the app's own feature flags say.
     this.node.setContext("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", true);
-    this.accessLogs = new Bucket(this, "AccessLogs", {
+    // Both buckets: encrypted, TLS 1.2+ only, never public, owner-enforced, unversioned.
+    const privateBucket = {
       encryption: BucketEncryption.S3_MANAGED,
       enforceSSL: true,
       minimumTLSVersion: 1.2,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: false,
+    } as const;
+    this.accessLogs = new Bucket(this, "AccessLogs", {
+      ...privateBucket,
       lifecycleRules: [{ id: "ExpireAccessLogs", expiration: Duration.days(logDays) }],
       removalPolicy,
     });
     acknowledgeNag(this.accessLogs, "AwsSolutions-S1", "This is the access-log bucket of the payload bucket; logging its own requests would log the log deliveries (S3 advises against a bucket logging to itself).");
     this.bucket = new Bucket(this, "Bucket", {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: false,
+      ...privateBucket,
       autoDeleteObjects: false,
       lifecycleRules: [{ id: "ExpirePayloads", expiration: Duration.days(days), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
       serverAccessLogsBucket: this.accessLogs,

@@ -8,13 +8,17 @@ import type { NomadEventBus } from "./nomad-event-bus";
 import type { SinksApi } from "./sinks-api";
 import type { Streamer } from "./streamer";
 
-export interface PipelineDashboardProps {
+/** What the monitoring constructs (alarms, dashboard) watch: the parts of the pipeline. */
+export interface PipelineParts {
   readonly bus: Pick<NomadEventBus, "bus" | "rule" | "ingestQueue" | "ingestDeadLetterQueue" | "targetDeadLetterQueue">;
   readonly fanout: Pick<Fanout, "handler">;
   readonly delivery: Pick<Delivery, "queue" | "deadLetterQueue" | "handler">;
   readonly sinksApi: Pick<SinksApi, "handler" | "api">;
-  /** The streamer's service, when deployed. @default none: no streamer widgets */
+  /** The streamer's service, when the stack deploys it. @default none: no streamer alarms or widgets */
   readonly streamer?: Pick<Streamer, "service" | "metric" | "metricRunningTasks">;
+}
+
+export interface PipelineDashboardProps extends PipelineParts {
   /** CloudWatch namespace of the functions' embedded metrics (METRICS_NAMESPACE). */
   readonly metricsNamespace: string;
   /** Alarms shown at the top. @default none */
