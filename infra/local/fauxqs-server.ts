@@ -1,7 +1,7 @@
 import { startFauxqs } from "fauxqs";
 import { LocalServiceError } from "./dynamodb-local";
 import { LOCAL_REGION } from "./local-aws";
-import { patchFauxqsFifoReceive } from "./sqs/fauxqs-fifo-receive";
+import { patchFauxqsFifo } from "./sqs/fauxqs-fifo";
 
 type Inspection = ReturnType<Awaited<ReturnType<typeof startFauxqs>>["inspectQueue"]>;
 
@@ -15,13 +15,13 @@ export interface FauxqsServer {
 
 /**
  * Starts fauxqs (SQS, and S3, in memory) on loopback, its FIFO receive made to hand out
- * several messages of one group as SQS does (sqs/fauxqs-fifo-receive.ts). Queue URLs it hands out use
+ * several messages of one group, and to keep a group in order when messages return, as SQS does (sqs/fauxqs-fifo.ts). Queue URLs it hands out use
  * `sqs.<region>.localhost`; SQS clients send to the configured endpoint regardless
  * (SQS clients are built with `sqsClient`, shared/aws/sqs-client.ts, which sends to the endpoint).
  */
 export async function startFauxqsServer(options: { port?: number } = {}): Promise<FauxqsServer> {
   try {
-    await patchFauxqsFifoReceive();
+    await patchFauxqsFifo();
     const server = await startFauxqs({ port: options.port ?? 0, host: "localhost", logger: false, defaultRegion: LOCAL_REGION });
     return { endpoint: `http://127.0.0.1:${server.port}`, inspectQueue: (name) => server.inspectQueue(name), stop: () => server.stop() };
   } catch (error) {

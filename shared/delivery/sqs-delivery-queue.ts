@@ -59,13 +59,8 @@ export class SqsDeliveryQueue implements DeliveryQueueWriter, DeliveryQueueContr
   }
 
   async retryLater(head: QueuedMessage, seconds: number, behind: readonly QueuedMessage[]): Promise<void> {
-    // The messages behind go back last-first. SQS keeps a group in sequence order anyway;
-    // an emulator that puts a returned message at the front of its group (fauxqs does)
-    // then still ends up with them in order, behind the head.
-    const entries = [
-      { handle: head.receiptHandle, seconds },
-      ...[...behind].reverse().map((m) => ({ handle: m.receiptHandle, seconds: 0 })),
-    ];
+    // The messages behind go back at once; SQS keeps the group in sequence order, behind the head.
+    const entries = [{ handle: head.receiptHandle, seconds }, ...behind.map((m) => ({ handle: m.receiptHandle, seconds: 0 }))];
     for (let start = 0; start < entries.length; start += 10) {
       const chunk = entries.slice(start, start + 10);
       const result = await this.client.send(
@@ -127,12 +122,9 @@ export class SqsDeliveryQueue implements DeliveryQueueWriter, DeliveryQueueContr
         }
       }
     } finally {
-      // Released last-first: SQS keeps a group's order whatever the release order, and a
-      // queue that puts each returned message at its group's front (fauxqs) keeps it this way too.
-      const release = [...held].reverse();
-      for (let start = 0; start < release.length; start += 10) {
+      for (let start = 0; start < held.length; start += 10) {
         await this.client
-          .send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: release.slice(start, start + 10).map((m, i) => ({ Id: `h${i}`, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })) }))
+          .send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: held.slice(start, start + 10).map((m, i) => ({ Id: `h${i}`, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })) }))
           .catch(() => undefined);
       }
     }

@@ -58,8 +58,8 @@ describe("fauxqs FIFO receive, as SQS does it", () => {
     await send(sqs, queue.queueUrl, [0, 1, 2].map((i) => ({ body: `c${i}`, group: "c" })));
     const taken = await receive(sqs, queue.queueUrl, 2);
     expect(taken.map((m) => m.Body)).toEqual(["c0", "c1"]);
-    // Returned last-first, as the deliverer releases them (fauxqs puts a returned message at the group's front).
-    for (const m of [...taken].reverse()) await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queue.queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
+    // Returned one by one, first first (unpatched fauxqs put each at the group's front: c1, c0, c2).
+    for (const m of taken) await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queue.queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
     const again = await receive(sqs, queue.queueUrl);
     expect(again.map((m) => m.Body)).toEqual(["c0", "c1", "c2"]);
     expect(again.map((m) => m.Attributes?.ApproximateReceiveCount)).toEqual(["2", "2", "1"]);

@@ -1,6 +1,7 @@
 import { readFileSync, renameSync, writeFileSync, rmSync } from "node:fs";
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { FauxqsServer } from "../fauxqs-server";
+import { compareSequenceNumbers } from "./fauxqs-fifo";
 
 /**
  * fauxqs keeps queues in memory; the local runtime keeps their messages across a restart
@@ -28,7 +29,7 @@ export function snapshotQueues(fauxqs: FauxqsServer, queueNames: readonly string
     const queue = fauxqs.inspectQueue(name);
     if (queue === undefined) continue;
     const all = [...queue.messages.ready, ...queue.messages.delayed, ...queue.messages.inflight.map((entry) => entry.message)];
-    all.sort((a, b) => (a.sequenceNumber !== undefined && b.sequenceNumber !== undefined ? compareSequence(a.sequenceNumber, b.sequenceNumber) : a.sentTimestamp - b.sentTimestamp));
+    all.sort((a, b) => (a.sequenceNumber !== undefined && b.sequenceNumber !== undefined ? compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber) : a.sentTimestamp - b.sentTimestamp));
     snapshot[name] = all.map((message) => ({
       body: message.body,
       ...(message.messageGroupId !== undefined ? { groupId: message.messageGroupId } : {}),
@@ -37,10 +38,6 @@ export function snapshotQueues(fauxqs: FauxqsServer, queueNames: readonly string
     }));
   }
   return snapshot;
-}
-
-function compareSequence(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 /** Writes the snapshot atomically (a crash mid-write leaves the previous file). */
