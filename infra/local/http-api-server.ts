@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { LOCAL_ACCOUNT_ID } from "./local-aws";
 
 /** API Gateway HTTP APIs refuse larger payloads (10 MB) before the function sees them. */
 const GATEWAY_MAX_PAYLOAD = 10 * 1024 * 1024;
@@ -65,7 +66,7 @@ export function buildHttpApiEvent(request: GatewayRequest): APIGatewayProxyEvent
     headers,
     ...(queryStringParameters ? { queryStringParameters } : {}),
     requestContext: {
-      accountId: "000000000000",
+      accountId: LOCAL_ACCOUNT_ID,
       apiId: "local",
       domainName: headers.host ?? "localhost",
       domainPrefix: "localhost",

@@ -1,5 +1,7 @@
 /** The region and dummy credentials every local stand-in is addressed with. */
 export const LOCAL_REGION = "us-east-1";
+/** The account every local stand-in answers for. */
+export const LOCAL_ACCOUNT_ID = "000000000000";
 export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" } as const;
 
 /**

@@ -57,6 +57,7 @@ function banner(runtime: LocalRuntime): string {
                     (set NOMAD_ADDR, and NOMAD_TOKEN if ACLs are on, to stream from a real Nomad)`
       : `Nomad at ${runtime.source.address} (unset NOMAD_ADDR to use the simulated cluster)`;
   const restored = Object.entries(runtime.restored).filter(([, n]) => n > 0);
+  const restoreError = runtime.source.kind === "simulated" ? runtime.source.cluster.restoreError : undefined;
   const secret = generateSecret();
   return `
 nomad-event-sinks is running locally.
@@ -64,7 +65,7 @@ nomad-event-sinks is running locally.
   Sinks API         ${apiUrl}/v1/event/sinks
   Management token  ${token}  ${tokenNote}
   Events from       ${source}
-  Data              ${dataDir}${restored.length > 0 ? `\n  Restored          ${restored.map(([name, n]) => `${n} message(s) on ${name}`).join(", ")}` : ""}
+  Data              ${dataDir}${restoreError ? `\n  Note              ${restoreError.message}` : ""}${restored.length > 0 ? `\n  Restored          ${restored.map(([name, n]) => `${n} message(s) on ${name}`).join(", ")}` : ""}
 
 See events arrive: start the demo receiver in another terminal
 
@@ -99,14 +100,9 @@ async function main(): Promise<void> {
     process.stderr.write(`npm start: unknown argument ${JSON.stringify(unknown[0])}; everything is configured by environment (npm start -- --help)\n`);
     process.exit(2);
   }
-  const intervalRaw = process.env.COUNTERS_INTERVAL_SECONDS ?? "10";
-  const interval = Number(intervalRaw);
-  if (!Number.isInteger(interval) || interval < 0 || interval > 3600) {
-    throw new Error(`Environment variable COUNTERS_INTERVAL_SECONDS must be an integer from 0 to 3600, but ${JSON.stringify(intervalRaw)} was given`);
-  }
-
   const runtime = await startLocalRuntime(process.env);
   process.stdout.write(banner(runtime));
+  const interval = runtime.settings.countersIntervalSeconds;
 
   // A terminal gets one line refreshed in place; anything else (a log, a pipe) plain periodic lines.
   const tty = process.stdout.isTTY === true;

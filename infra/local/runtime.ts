@@ -1,4 +1,5 @@
 import { join, resolve } from "node:path";
+import type { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { deliverFromEnv } from "../../functions/deliver/app";
 import { fanoutFromEnv } from "../../functions/fanout/app";
@@ -54,6 +55,7 @@ export interface LocalRuntime {
   readonly source: { readonly kind: "nomad"; readonly address: string } | { readonly kind: "simulated"; readonly cluster: SimulatedCluster; readonly eventsPerSecond: number; readonly namespaces: readonly string[] };
   /** Messages found saved from the last run and put back on their queues, per queue. */
   readonly restored: Readonly<Record<string, number>>;
+  readonly settings: LocalRuntimeSettings;
   counters(): RuntimeCounters;
   /** Stops the streamer (publishing what it read), the pollers, then saves the queues and stops the stand-ins. */
   stop(): Promise<void>;
@@ -86,6 +88,8 @@ export interface LocalRuntimeSettings {
   /** Invocations at once of each function's poller (Lambda's maximum concurrency). */
   readonly fanoutConcurrency: number;
   readonly deliverConcurrency: number;
+  /** How often main.ts prints the counters when its output is not a terminal (0: never). */
+  readonly countersIntervalSeconds: number;
 }
 
 export const LOCAL_NAMES = {
@@ -113,6 +117,7 @@ export function readLocalRuntimeSettings(env: Env): LocalRuntimeSettings {
     fanoutConcurrency: intEnv(env, "FANOUT_CONCURRENCY", 2, { min: 1, max: 50 }),
     // One sink is one FIFO message group: invocations beyond the number of busy sinks wait idle.
     deliverConcurrency: intEnv(env, "DELIVER_CONCURRENCY", 10, { min: 1, max: 100 }),
+    countersIntervalSeconds: intEnv(env, "COUNTERS_INTERVAL_SECONDS", 10, { min: 0, max: 3600 }),
   };
 }
 
@@ -126,6 +131,10 @@ const LOCAL_DEFAULTS: Readonly<Record<string, string>> = {
   METRICS_INTERVAL_SECONDS: "0",
   // Only warnings and errors: the counters show the flow.
   POWERTOOLS_LOG_LEVEL: "WARN",
+  SINKS_TABLE: LOCAL_NAMES.sinksTable,
+  DELIVERIES_TABLE: LOCAL_NAMES.deliveriesTable,
+  STREAMER_TABLE: LOCAL_NAMES.streamerTable,
+  EVENT_BUS_NAME: LOCAL_NAMES.bus,
 };
 
 export async function startLocalRuntime(env: NodeJS.ProcessEnv = process.env): Promise<LocalRuntime> {
@@ -144,7 +153,8 @@ export async function startLocalRuntime(env: NodeJS.ProcessEnv = process.env): P
 
 async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, stops: Array<() => unknown>, stopAll: () => Promise<void>): Promise<LocalRuntime> {
   const { dataDir } = settings;
-  for (const [name, value] of Object.entries(LOCAL_DEFAULTS)) env[name] ??= value;
+  // An unset or blank variable takes the local default, as optionalEnv reads them.
+  for (const [name, value] of Object.entries(LOCAL_DEFAULTS)) if (optionalEnv(env, name) === undefined) env[name] = value;
   const { token, source: tokenSource } = localManagementToken(env.SINKS_MANAGEMENT_TOKEN, join(dataDir, "management-token"));
   const snapshotFile = join(dataDir, "queues.json");
 
@@ -161,10 +171,6 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   }
 
   Object.assign(env, localAwsEnvironment({ dynamodb: dynamo.endpoint, sqs: fauxqs.endpoint }), {
-    SINKS_TABLE: env.SINKS_TABLE ?? LOCAL_NAMES.sinksTable,
-    DELIVERIES_TABLE: env.DELIVERIES_TABLE ?? LOCAL_NAMES.deliveriesTable,
-    STREAMER_TABLE: env.STREAMER_TABLE ?? LOCAL_NAMES.streamerTable,
-    EVENT_BUS_NAME: env.EVENT_BUS_NAME ?? LOCAL_NAMES.bus,
     SINKS_MANAGEMENT_TOKEN: token,
     ...(simulated ? { NOMAD_ADDR: simulated.url } : {}),
   });
@@ -189,10 +195,11 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
 
   const fanoutMetrics = new CountingMetrics();
   const deliverMetrics = new CountingMetrics();
-  const onError = (name: string) => (error: unknown) => createLogger(name).warn("invocation failed; its records come back after their visibility timeout", { error: error as Error });
+  const [fanoutLogger, deliverLogger] = [createLogger("fanout"), createLogger("deliver")];
+  const onError = (logger: Logger) => (error: unknown) => logger.warn("invocation failed; its records come back after their visibility timeout", { error: error as Error });
   const sources: SqsEventSource[] = [
-    startSqsEventSource({ client: sqs, queueUrl: ingest.queueUrl, handler: fanoutFromEnv(env, createLogger("fanout"), fanoutMetrics), batchSize: 10, concurrency: settings.fanoutConcurrency, onError: onError("fanout") }),
-    startSqsEventSource({ client: sqs, queueUrl: delivery.queueUrl, handler: deliverFromEnv(env, createLogger("deliver"), deliverMetrics), batchSize: 10, concurrency: settings.deliverConcurrency, onError: onError("deliver") }),
+    startSqsEventSource({ client: sqs, queueUrl: ingest.queueUrl, handler: fanoutFromEnv(env, fanoutLogger, fanoutMetrics), batchSize: 10, concurrency: settings.fanoutConcurrency, onError: onError(fanoutLogger) }),
+    startSqsEventSource({ client: sqs, queueUrl: delivery.queueUrl, handler: deliverFromEnv(env, deliverLogger, deliverMetrics), batchSize: 10, concurrency: settings.deliverConcurrency, onError: onError(deliverLogger) }),
   ];
   stops.push(() => Promise.all(sources.map((source) => source.stop())));
 
@@ -213,6 +220,7 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
     dataDir,
     source: simulated ? { kind: "simulated", cluster: simulated, eventsPerSecond: settings.eventsPerSecond, namespaces: settings.namespaces } : { kind: "nomad", address: settings.nomadAddress! },
     restored,
+    settings,
     counters: () => {
       const status = streamer.status();
       return {

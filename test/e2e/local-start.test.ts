@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -54,9 +54,12 @@ describe("npm start (local runtime)", () => {
 
     const port = await freePort();
     const ownDir = mkdtempSync(join(tmpdir(), "nes-start-env-"));
+    // A simulated-cluster state file it cannot use: it starts afresh and says why.
+    writeFileSync(join(ownDir, "simulated-nomad.json"), "{not json");
     const runtime = startRuntimeProcess({ PORT: String(port), LOCAL_DATA_DIR: ownDir, SINKS_MANAGEMENT_TOKEN: "from-env" });
     try {
       await runtime.waitFor(/Management token\s+from-env\s+\(from SINKS_MANAGEMENT_TOKEN\)/);
+      expect(runtime.output()).toMatch(/Note\s+the simulated cluster's state file .*simulated-nomad\.json (cannot be read|is not usable)/);
       const list = await request(`http://127.0.0.1:${port}/v1/event/sinks`, { headers: { "x-nomad-token": "from-env" } });
       expect(list.statusCode).toBe(200);
       expect(await list.body.json()).toEqual([]);

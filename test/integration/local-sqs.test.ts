@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ChangeMessageVisibilityCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
@@ -112,7 +112,6 @@ describe("queue snapshot across a restart", () => {
     const dir = mkdtempSync(join(tmpdir(), "nes-snapshot-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, "queues.json");
-    const { writeFileSync } = await import("node:fs");
     writeFileSync(file, "{not json");
     const { sqs } = await fauxqs();
     await expect(restoreQueueSnapshot(sqs, file, {})).rejects.toThrow(`the saved queue messages in ${file} cannot be read`);

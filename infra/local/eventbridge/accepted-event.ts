@@ -1,7 +1,4 @@
-import { LOCAL_REGION } from "../local-aws";
-
-/** The account every local stand-in answers for. */
-export const LOCAL_ACCOUNT_ID = "000000000000";
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from "../local-aws";
 
 /** One event the local bus accepted (answered with an EventId). */
 export interface AcceptedEvent {

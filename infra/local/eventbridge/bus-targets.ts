@@ -1,6 +1,7 @@
 import { appendFile, mkdir, rename, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from "@aws-sdk/client-sqs";
+import { fullJitter, sleep } from "../../../shared/retry/backoff";
 import { eventEnvelopeJson, type AcceptedEvent } from "./accepted-event";
 
 /**
@@ -46,12 +47,13 @@ export function busTargets(options: BusTargetsOptions): BusTargets {
       ),
     );
     await archiveReady;
-    if (archiveBytes > 0 && archiveBytes + Buffer.byteLength(lines) > archiveMaxBytes) {
+    const bytes = Buffer.byteLength(lines);
+    if (archiveBytes > 0 && archiveBytes + bytes > archiveMaxBytes) {
       await rename(file, `${file}.1`);
       archiveBytes = 0;
     }
     await appendFile(file, lines);
-    archiveBytes += Buffer.byteLength(lines);
+    archiveBytes += bytes;
   };
 
   const send = async (bodies: string[]) => {
@@ -63,6 +65,7 @@ export function busTargets(options: BusTargetsOptions): BusTargets {
       if (failed.size === 0) return;
       if (attempt >= SEND_ATTEMPTS) throw new Error(`the ingest queue refused ${failed.size} event(s): ${result.Failed?.[0]?.Code} ${result.Failed?.[0]?.Message ?? ""}`);
       pending = pending.filter((entry) => failed.has(entry.Id));
+      await sleep(fullJitter(attempt, 50, 1_000));
     }
   };
 

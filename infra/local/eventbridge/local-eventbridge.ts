@@ -38,7 +38,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { LOCAL_ACCOUNT_ID, type AcceptedEvent } from "./accepted-event";
+import type { AcceptedEvent } from "./accepted-event";
 import { PUT_EVENTS_DEFAULT_MAX_BYTES, putEventsRequestSize } from "../../../shared/eventbridge/entry-size";
 import {
   checkEntryFields,
@@ -51,7 +51,7 @@ import {
   type PutEventsResultEntry,
   type PutEventsWireEntry,
 } from "./put-events";
-import { LOCAL_REGION } from "../local-aws";
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from "../local-aws";
 
 export type { AcceptedEvent } from "./accepted-event";
 export type { PutEventsResultEntry, PutEventsWireEntry } from "./put-events";

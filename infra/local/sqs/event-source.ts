@@ -1,6 +1,7 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { LOCAL_REGION } from "../local-aws";
+import { sleep } from "../../../shared/retry/backoff";
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from "../local-aws";
 
 export interface SqsEventSourceOptions {
   readonly client: SQSClient;
@@ -18,8 +19,6 @@ export interface SqsEventSourceOptions {
 }
 
 export interface SqsEventSource {
-  /** Records handed to the function so far, and invocations that threw. */
-  readonly stats: { records: number; invocations: number; failedRecords: number; errors: number };
   stop(): Promise<void>;
 }
 
@@ -32,9 +31,8 @@ export interface SqsEventSource {
  */
 export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSource {
   const stopping = new AbortController();
-  const stats = { records: 0, invocations: 0, failedRecords: 0, errors: 0 };
   const batchSize = Math.min(options.batchSize ?? 10, 10);
-  const arn = `arn:aws:sqs:${LOCAL_REGION}:000000000000:${options.queueUrl.split("/").pop() ?? "queue"}`;
+  const arn = `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${options.queueUrl.split("/").pop() ?? "queue"}`;
 
   const receive = async (max: number, waitSeconds: number): Promise<Message[]> => {
     const { Messages = [] } = await options.client.send(
@@ -52,34 +50,28 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
         const windowEnds = Date.now() + (options.batchWindowMs ?? 0);
         while (messages.length < batchSize && Date.now() < windowEnds && !stopping.signal.aborted) {
           const more = await receive(batchSize - messages.length, 0);
-          if (more.length === 0) await new Promise((r) => setTimeout(r, Math.min(20, windowEnds - Date.now())));
+          if (more.length === 0) await sleep(Math.min(20, windowEnds - Date.now()), stopping.signal).catch(() => undefined);
           messages.push(...more);
         }
         await invoke(messages);
       } catch (error) {
         if (stopping.signal.aborted) break;
-        stats.errors++;
         options.onError?.(error);
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200, stopping.signal).catch(() => undefined);
       }
     }
   };
 
   const invoke = async (messages: Message[]) => {
     const records = messages.map((m) => toRecord(m, arn));
-    stats.records += records.length;
-    stats.invocations++;
     let failed: Set<string>;
     try {
       const response = await options.handler({ Records: records });
       failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
     } catch (error) {
-      stats.errors++;
-      stats.failedRecords += records.length;
       options.onError?.(error);
       return;
     }
-    stats.failedRecords += failed.size;
     const done = messages.filter((m) => !failed.has(m.MessageId ?? ""));
     for (let start = 0; start < done.length; start += 10) {
       await options.client.send(
@@ -90,7 +82,6 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
 
   const loops = Array.from({ length: options.concurrency ?? 1 }, () => loop());
   return {
-    stats,
     stop: async () => {
       stopping.abort();
       await Promise.allSettled(loops);
