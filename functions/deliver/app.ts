@@ -1,4 +1,5 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Env } from "../../shared/config/env";
 import { Deliverer, type QueuedMessage } from "../../shared/delivery/deliverer";
@@ -26,11 +27,13 @@ export function queuedMessage(record: SQSRecord): QueuedMessage {
 /** The deliver function built from configuration: an SQS (FIFO) handler with partial batch responses. */
 export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const config = readDeliverConfig(env);
+  // One client (one credential chain, one connection pool) for the sink store and the attempt log.
+  const dynamo = new DynamoDBClient({});
   const guard = new AddressGuard({ allowedCidrs: config.allowedCidrs });
   const payloads = S3PayloadStore.fromConfig(config);
   const deliverer = new Deliverer({
-    sinks: new DynamoSinkStore({ tableName: config.sinksTable }),
-    log: new DynamoDeliveryLog({ tableName: config.deliveriesTable, ttlDays: config.logTtlDays }),
+    sinks: new DynamoSinkStore({ tableName: config.sinksTable, client: dynamo }),
+    log: new DynamoDeliveryLog({ tableName: config.deliveriesTable, ttlDays: config.logTtlDays, client: dynamo }),
     // Keep-alive pool; redirects are never followed (undici's request does not follow them).
     webhooks: new WebhookClient({ dispatcher: guard.dispatcher({ connectTimeout: config.connectTimeoutMs, keepAliveTimeout: 30_000 }), timeoutMs: config.timeoutMs, userAgent: USER_AGENT }),
     queue: new SqsDeliveryQueue({ queueUrl: config.queueUrl, deadLetterQueueUrl: config.deadLetterQueueUrl }),

@@ -1,4 +1,5 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { staticTokenSource } from "../../shared/api/auth";
 import { SecretsManagerTokenSource } from "../../shared/api/secrets-manager-token-source";
 import { createSinksApi } from "../../shared/api/sinks-api";
@@ -12,14 +13,16 @@ import { readSinksApiConfig } from "./config";
 /** Builds the API from configuration: one store and one token source per process. */
 export function sinksApiFromEnv(env: Env, logger: Logger) {
   const config = readSinksApiConfig(env);
+  // One client (one credential chain, one connection pool) for the sink store and the attempt log.
+  const dynamo = new DynamoDBClient({});
   const tokens = "value" in config.token ? staticTokenSource(config.token.value) : new SecretsManagerTokenSource({ secretId: config.token.secretId });
   const queue = new SqsDeliveryQueue({ queueUrl: config.queueUrl, deadLetterQueueUrl: config.deadLetterQueueUrl });
   return createSinksApi({
-    store: new DynamoSinkStore({ tableName: config.tableName }),
+    store: new DynamoSinkStore({ tableName: config.tableName, client: dynamo }),
     tokens,
     logger,
     addressGuard: new AddressGuard({ allowedCidrs: config.allowedCidrs }),
-    deliveries: new DynamoDeliveryLog({ tableName: config.deliveriesTable, ttlDays: config.logTtlDays }),
+    deliveries: new DynamoDeliveryLog({ tableName: config.deliveriesTable, ttlDays: config.logTtlDays, client: dynamo }),
     redrive: (sinkId) => queue.redrive(sinkId),
   });
 }

@@ -18,6 +18,15 @@ export function optionalEnv(env: Env, name: string): string | undefined {
   return value ? value : undefined;
 }
 
+/** A boolean variable as Go's strconv.ParseBool reads it (Nomad's own rule); false when unset. */
+export function boolEnv(env: Env, name: string): boolean {
+  const raw = optionalEnv(env, name);
+  if (raw === undefined) return false;
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(raw)) return true;
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(raw)) return false;
+  throw new ConfigError(`Environment variable ${name} must be true or false, but ${JSON.stringify(raw)} was given`);
+}
+
 /** An integer variable within [min, max], or `fallback` when unset. */
 export function intEnv(env: Env, name: string, fallback: number, range: { min: number; max: number }): number {
   const raw = optionalEnv(env, name);

@@ -1,4 +1,4 @@
-import { optionalEnv, type Env } from "./env";
+import { boolEnv, optionalEnv, type Env } from "./env";
 
 /** Where payloads too large for the bus or a queue are kept (claim check); read by the streamer, fanout and deliver. */
 export interface PayloadStoreConfig {
@@ -10,5 +10,5 @@ export interface PayloadStoreConfig {
 
 export function readPayloadStoreConfig(env: Env): PayloadStoreConfig {
   const payloadBucket = optionalEnv(env, "PAYLOAD_BUCKET");
-  return { ...(payloadBucket !== undefined ? { payloadBucket } : {}), s3ForcePathStyle: optionalEnv(env, "S3_FORCE_PATH_STYLE") === "true" };
+  return { ...(payloadBucket !== undefined ? { payloadBucket } : {}), s3ForcePathStyle: boolEnv(env, "S3_FORCE_PATH_STYLE") };
 }

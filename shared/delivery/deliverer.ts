@@ -58,6 +58,11 @@ export interface DelivererOptions {
   readonly sign?: typeof signatureHeaders;
 }
 
+/** What a message adds to a POST: its own bytes, and those of a claim-checked payload fetched back for it. */
+function requestBytes(member: Parsed): number {
+  return Buffer.byteLength(member.queued.body) + (member.message.detail.payloadRef?.bytes ?? 0);
+}
+
 /** The shortest wait before a retry, whatever a receiver's Retry-After says. */
 const MIN_RETRY_MS = 1_000;
 
@@ -165,14 +170,14 @@ export class Deliverer {
   private compose(size: number, start: number, parseAt: (j: number) => Parsed | { error: string }, head: Parsed, pending: PendingDelivery | undefined): Parsed[] {
     const members: Parsed[] = [head];
     const limit = pending !== undefined ? pending.Members.length : this.maxEvents;
-    let bytes = Buffer.byteLength(head.queued.body);
+    let bytes = requestBytes(head);
     for (let j = start + 1; j < size && members.length < limit; j++) {
       const next = parseAt(j);
       if ("error" in next) break;
       if (pending !== undefined) {
         if (pending.Members[members.length] !== next.message.deliveryId) break;
       } else {
-        bytes += Buffer.byteLength(next.queued.body);
+        bytes += requestBytes(next);
         if (bytes > this.maxBytes) break;
       }
       members.push(next);

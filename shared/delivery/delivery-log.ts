@@ -9,6 +9,7 @@ import {
   type DynamoDBClientConfig,
 } from "@aws-sdk/client-dynamodb";
 import { ensurePkSkTable } from "../dynamo/pk-sk-table";
+import { SQS_MAX_RETENTION_SECONDS } from "./retry-policy";
 import { ValidationError } from "../errors";
 
 /**
@@ -148,7 +149,7 @@ export class DynamoDeliveryLog implements DeliveryLog {
           FirstAttemptAt: { N: String(pending.FirstAttemptAt) },
           LastError: { S: pending.LastError },
           // Past SQS's longest retention nothing can retry it any more.
-          [DELIVERIES_TTL_ATTRIBUTE]: { N: String(Math.floor(pending.FirstAttemptAt / 1000) + 15 * 86_400) },
+          [DELIVERIES_TTL_ATTRIBUTE]: { N: String(Math.floor(pending.FirstAttemptAt / 1000) + SQS_MAX_RETENTION_SECONDS + 86_400) },
         },
       }),
     );

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { ConfigError, optionalEnv, type Env } from "../config/env";
+import { boolEnv, ConfigError, optionalEnv, type Env } from "../config/env";
 
 /** How to reach Nomad, read from the same variables the Nomad CLI reads. */
 export interface NomadConfig {
@@ -30,15 +30,6 @@ function readPem(env: Env, name: string): string | undefined {
   } catch (error) {
     throw new ConfigError(`Environment variable ${name} names ${JSON.stringify(path)}, which cannot be read: ${(error as Error).message}`, undefined, { cause: error });
   }
-}
-
-function parseBool(env: Env, name: string): boolean {
-  const raw = optionalEnv(env, name);
-  if (raw === undefined) return false;
-  // Nomad parses these with Go's strconv.ParseBool.
-  if (["1", "t", "T", "TRUE", "true", "True"].includes(raw)) return true;
-  if (["0", "f", "F", "FALSE", "false", "False"].includes(raw)) return false;
-  throw new ConfigError(`Environment variable ${name} must be true or false, but ${JSON.stringify(raw)} was given`);
 }
 
 /**
@@ -77,7 +68,7 @@ export function readNomadConfig(env: Env, defaults: { namespace?: string } = {})
       ...(ca !== undefined ? { ca } : {}),
       ...(cert !== undefined ? { cert } : {}),
       ...(key !== undefined ? { key } : {}),
-      skipVerify: parseBool(env, "NOMAD_SKIP_VERIFY"),
+      skipVerify: boolEnv(env, "NOMAD_SKIP_VERIFY"),
       ...(serverName !== undefined ? { serverName } : {}),
     },
   };

@@ -74,8 +74,6 @@ export class Streamer {
   private readonly dispatcher: Dispatcher;
   /** IDs already on the bus for indexes above the checkpoint, so an in-process resubscribe does not send them twice. */
   private readonly publishedAbove = new Map<number, Set<string>>();
-  /** Counts changes to `publishedAbove`, so the checkpoint is written again when only they changed. */
-  private publishedChanges = 0;
 
   constructor(private readonly options: StreamerOptions) {
     this.now = options.now ?? Date.now;
@@ -128,7 +126,6 @@ export class Streamer {
       const set = this.publishedAbove.get(index) ?? new Set<string>();
       for (const id of ids) set.add(id);
       this.publishedAbove.set(index, set);
-      this.publishedChanges++;
     }
     const tracker = new ProgressTracker(start);
     const ids = new EventIdAssigner(options.cluster);
@@ -215,7 +212,6 @@ export class Streamer {
       let set = this.publishedAbove.get(frame.Index);
       if (!set) this.publishedAbove.set(frame.Index, (set = new Set()));
       for (const id of fresh) set.add(id);
-      this.publishedChanges++;
       const checkpoint = tracker.ack(seq);
       this.status.oldestUnpublishedAt = tracker.oldestPendingAt;
       for (const index of this.publishedAbove.keys()) if (index <= checkpoint) this.publishedAbove.delete(index);
@@ -236,19 +232,17 @@ export class Streamer {
    * not send a partly published index's events again.
    */
   private checkpointer(tracker: ProgressTracker) {
-    let written = tracker.checkpoint;
-    let writtenChanges = this.publishedChanges;
+    let written = { index: tracker.checkpoint, published: JSON.stringify(this.publishedAboveOf(tracker.checkpoint)) };
     let writing: Promise<void> = Promise.resolve();
     const write = () => {
       writing = writing.then(async () => {
         const index = tracker.checkpoint;
-        const changes = this.publishedChanges;
         this.status.checkpoint = index;
-        if (index < written || (index === written && changes === writtenChanges)) return;
-        const published = [...this.publishedAbove].filter(([above]) => above > index).map(([above, ids]) => ({ index: above, ids: [...ids] }));
+        const published = this.publishedAboveOf(index);
+        const key = JSON.stringify(published);
+        if (index < written.index || (index === written.index && key === written.published)) return;
         await this.options.checkpoints.save({ index, updatedAt: this.now(), ...(published.length > 0 ? { published } : {}) });
-        written = index;
-        writtenChanges = changes;
+        written = { index, published: key };
       });
       return writing;
     };
@@ -260,6 +254,11 @@ export class Streamer {
         await write();
       },
     };
+  }
+
+  /** The IDs on the bus at each index above `index`, for the checkpoint. */
+  private publishedAboveOf(index: number): Array<{ index: number; ids: string[] }> {
+    return [...this.publishedAbove].filter(([above]) => above > index).map(([above, ids]) => ({ index: above, ids: [...ids] }));
   }
 
   /** Polls the namespace list while subscribed to `*`; a change resubscribes so new namespaces are covered. */

@@ -213,6 +213,20 @@ describe("numbers beyond 2^53 keep every digit from Nomad to the webhook", () =>
     expectPayload(bodies[0], big, "the webhook body");
   });
 
+  it("a claim-checked payload counts toward DELIVERY_MAX_REQUEST_BYTES with its own size, not its reference's", async () => {
+    const w = await world({ claimCheck: true, env: { SQS_MAX_MESSAGE_BYTES: "2048", DELIVERY_MAX_REQUEST_BYTES: "6000" } });
+    const big = (key: string) => EVAL_PAYLOAD.replace('"JobID":"web"', `"JobID":"web","Blob":"${key.repeat(4_000)}"`);
+    w.nomad.publish([[{ Topic: "Evaluation", Type: "EvaluationUpdated", Key: "e1", Namespace: "default", FilterKeys: ["web"], Payload: rawJson(big("a")) }]]);
+    w.nomad.publish([[{ Topic: "Evaluation", Type: "EvaluationUpdated", Key: "e2", Namespace: "default", FilterKeys: ["web"], Payload: rawJson(big("b")) }]]);
+    const { messages } = await w.streamAndFanOut(2);
+    // Both references together are far under 6,000 bytes; the payloads are not.
+    expect(messages.every((m) => m.includes('"payloadRef":{') && Buffer.byteLength(m) < 2_048)).toBe(true);
+    const bodies = await w.deliver(messages);
+    expect(bodies).toHaveLength(2);
+    expectPayload(bodies[0], big("a"), "the first webhook body");
+    expectPayload(bodies[1], big("b"), "the second webhook body");
+  });
+
   it("through a dead-letter queue and a redrive", async () => {
     const w = await world();
     w.nomad.publish([[{ Topic: "Job", Type: "JobRegistered", Key: "web", Namespace: "default", FilterKeys: null, Payload: rawJson(JOB_PAYLOAD) }]]);
