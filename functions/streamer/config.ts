@@ -39,12 +39,16 @@ export function parseTopics(raw: string): TopicFilter {
   return topics;
 }
 
+/** What STREAMER_CLUSTER accepts (the CDK checks its context value with it too). */
+export const STREAMER_CLUSTER_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+export const STREAMER_CLUSTER_RULE = "1-64 letters, digits, '.', '_' or '-'";
+
 /** Reads and checks the whole configuration at start; a bad variable fails with its name. */
 export function readStreamerConfig(env: Env): StreamerConfig {
   const nomad = readNomadConfig(env);
   const cluster = optionalEnv(env, "STREAMER_CLUSTER") ?? "default";
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(cluster)) {
-    throw new ConfigError(`Environment variable STREAMER_CLUSTER must be 1-64 letters, digits, '.', '_' or '-', but ${JSON.stringify(cluster)} was given`);
+  if (!STREAMER_CLUSTER_PATTERN.test(cluster)) {
+    throw new ConfigError(`Environment variable STREAMER_CLUSTER must be ${STREAMER_CLUSTER_RULE}, but ${JSON.stringify(cluster)} was given`);
   }
   const topicsRaw = optionalEnv(env, "STREAMER_TOPICS");
   return {

@@ -6,6 +6,7 @@ import { Construct } from "constructs";
 import { DELIVERIES_TTL_ATTRIBUTE } from "../../shared/delivery/delivery-log";
 import { DELIVERY_QUEUE_MAX_RECEIVE_COUNT, DELIVERY_QUEUE_RETENTION_SECONDS } from "../../shared/delivery/delivery-queue-settings";
 import { DEFAULT_RETRY_POLICY, MAX_RETRY_HORIZON_SECONDS } from "../../shared/delivery/retry-policy";
+import { ALLOWED_CIDRS_ENV } from "../../shared/delivery/ssrf-guard";
 import { checkAllowedCidrs } from "./allowed-cidrs";
 import { BundledFunction } from "./bundled-function";
 import type { PayloadBucket } from "./payload-bucket";
@@ -94,7 +95,7 @@ export class Delivery extends Construct {
         DELIVERY_DLQ_URL: this.deadLetterQueue.queueUrl,
         DELIVERY_RETRY_HORIZON_SECONDS: String(horizon.toSeconds()),
         DELIVERY_LOG_TTL_DAYS: String(props.attemptLogDays ?? 7),
-        ...(props.allowedCidrs?.length ? { WEBHOOK_ALLOWED_CIDRS: props.allowedCidrs.join(",") } : {}),
+        ...(props.allowedCidrs?.length ? { [ALLOWED_CIDRS_ENV]: props.allowedCidrs.join(",") } : {}),
         ...(props.payloads !== undefined ? { PAYLOAD_BUCKET: props.payloads.bucket.bucketName } : {}),
       },
     });

@@ -1,3 +1,4 @@
+import { STREAMER_CLUSTER_PATTERN, STREAMER_CLUSTER_RULE } from "../../functions/streamer/config";
 import { MAX_RETRY_HORIZON_SECONDS } from "../../shared/delivery/retry-policy";
 import { parseCidrList } from "../../shared/delivery/ssrf-guard";
 import { describeValue } from "../../shared/errors";
@@ -151,7 +152,7 @@ function readStreamerContext(value: (key: (typeof DEPLOYMENT_CONTEXT_KEYS)[numbe
     );
   }
   const cluster = value("streamerCluster");
-  if (cluster !== undefined) settings.streamerCluster = text("streamerCluster", cluster, /^[A-Za-z0-9._-]{1,64}$/, "1-64 letters, digits, '.', '_' or '-'");
+  if (cluster !== undefined) settings.streamerCluster = text("streamerCluster", cluster, STREAMER_CLUSTER_PATTERN, STREAMER_CLUSTER_RULE);
   const endpoints = value("vpcEndpoints");
   if (endpoints !== undefined) settings.vpcEndpoints = boolean("vpcEndpoints", endpoints);
 

@@ -2,10 +2,11 @@ import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
+import { PAYLOAD_KEY_PREFIX } from "../../shared/config/payload-config";
 import { acknowledgeNag } from "./nag-checks";
 
 /** Where S3PayloadStore (shared/streamer/payload-store.ts) keeps payloads: its default prefix. */
-export const PAYLOAD_KEY_PREFIX = "payloads/";
+export { PAYLOAD_KEY_PREFIX };
 
 /** S3 keeps lifecycle expirations in whole days; ten years is far past any use here. */
 const MAX_EXPIRATION_DAYS = 3_650;

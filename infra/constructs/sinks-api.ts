@@ -5,6 +5,7 @@ import type { ITableV2 } from "aws-cdk-lib/aws-dynamodb";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Secret, type ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
+import { ALLOWED_CIDRS_ENV } from "../../shared/delivery/ssrf-guard";
 import { checkAllowedCidrs } from "./allowed-cidrs";
 import { BundledFunction } from "./bundled-function";
 import type { Delivery } from "./delivery";
@@ -62,7 +63,7 @@ export class SinksApi extends Construct {
         DELIVERIES_TABLE: props.delivery.deliveriesTable.tableName,
         DELIVERY_QUEUE_URL: props.delivery.queue.queueUrl,
         DELIVERY_DLQ_URL: props.delivery.deadLetterQueue.queueUrl,
-        ...(props.allowedCidrs?.length ? { WEBHOOK_ALLOWED_CIDRS: props.allowedCidrs.join(",") } : {}),
+        ...(props.allowedCidrs?.length ? { [ALLOWED_CIDRS_ENV]: props.allowedCidrs.join(",") } : {}),
       },
     });
     props.table.grantReadWriteData(this.handler.function);

@@ -25,6 +25,7 @@ import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import { readMetricsNamespace } from "../../shared/observability/metrics";
 import { readNomadConfig } from "../../shared/nomad/nomad-config";
+import { STREAMER_CLUSTER_PATTERN, STREAMER_CLUSTER_RULE } from "../../functions/streamer/config";
 import { acknowledgeNag } from "./nag-checks";
 import type { Network } from "./network";
 import type { PayloadBucket } from "./payload-bucket";
@@ -38,8 +39,6 @@ export const STREAMER_HEALTH_PORT = 8081;
 const MAX_STOP_TIMEOUT_SECONDS = 120;
 /** Time past the streamer's own shutdown bound before ECS kills it: the flush may end just at the bound. */
 const STOP_MARGIN_SECONDS = 10;
-/** What readStreamerConfig accepts for STREAMER_CLUSTER. */
-const CLUSTER_LABEL = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
  * The streamer's image, built from `functions/streamer/Dockerfile` with the repository root as
@@ -118,7 +117,7 @@ export class Streamer extends Construct {
       throw new Error(`Streamer ${id}: nomadAddr must be a URL such as https://nomad.internal:4646, but ${JSON.stringify(props.nomadAddr)} was provided`, { cause: error });
     }
     const nomadCluster = props.nomadCluster ?? "default";
-    if (!CLUSTER_LABEL.test(nomadCluster)) throw new Error(`Streamer ${id}: nomadCluster must be 1-64 letters, digits, '.', '_' or '-', but ${JSON.stringify(nomadCluster)} was provided`);
+    if (!STREAMER_CLUSTER_PATTERN.test(nomadCluster)) throw new Error(`Streamer ${id}: nomadCluster must be ${STREAMER_CLUSTER_RULE}, but ${JSON.stringify(nomadCluster)} was provided`);
     const shutdown = props.shutdownTimeout ?? Duration.seconds(25);
     const shutdownSeconds = shutdown.toSeconds({ integral: false });
     if (!Number.isInteger(shutdownSeconds) || shutdownSeconds < 1 || shutdownSeconds + STOP_MARGIN_SECONDS > MAX_STOP_TIMEOUT_SECONDS) {

@@ -8,6 +8,9 @@ export interface PayloadStoreConfig {
   readonly s3ForcePathStyle: boolean;
 }
 
+/** Where claim-checked payloads are kept in the bucket (the CDK grants access to this prefix only). */
+export const PAYLOAD_KEY_PREFIX = "payloads/";
+
 export function readPayloadStoreConfig(env: Env): PayloadStoreConfig {
   const payloadBucket = optionalEnv(env, "PAYLOAD_BUCKET");
   return { ...(payloadBucket !== undefined ? { payloadBucket } : {}), s3ForcePathStyle: boolEnv(env, "S3_FORCE_PATH_STYLE") };

@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
 import { GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
-import type { PayloadStoreConfig } from "../config/payload-config";
+import { PAYLOAD_KEY_PREFIX, type PayloadStoreConfig } from "../config/payload-config";
 import { rememberJsonSource, toJson } from "../json/json-source";
 import type { NomadBusDetail, PayloadRef } from "./event-contract";
 
 export interface S3PayloadStoreOptions {
   readonly bucket: string;
-  /** @default "payloads/" */
+  /** @default PAYLOAD_KEY_PREFIX ("payloads/") */
   readonly prefix?: string;
   readonly client?: S3Client;
   /** @default {} (AWS_ENDPOINT_URL_S3 and the rest from the environment) */
@@ -35,7 +35,7 @@ export class S3PayloadStore {
 
   constructor(private readonly options: S3PayloadStoreOptions) {
     this.client = options.client ?? new S3Client(options.clientConfig ?? {});
-    this.prefix = options.prefix ?? "payloads/";
+    this.prefix = options.prefix ?? PAYLOAD_KEY_PREFIX;
   }
 
   /** Stores the payload and returns the detail with `Payload: null` and a `payloadRef`. */
