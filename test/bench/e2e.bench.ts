@@ -1,13 +1,13 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { request } from "undici";
 import { freePort } from "../../infra/local/free-port";
 import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
 import { startSimulatedCluster, type SimulatedCluster } from "../../infra/local/nomad/simulated-cluster";
+import { startRuntimeProcess } from "../support/local-runtime-process";
 import { report, type Figure } from "./harness";
 
 /**
@@ -74,19 +74,6 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-async function startRuntime(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "infra/local/main.ts"], { cwd: resolve(import.meta.dirname, "../.."), env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr!.on("data", (c: Buffer) => (out += c.toString()));
-  const deadline = Date.now() + 120_000;
-  while (!out.includes("nomad-event-sinks is running locally")) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the local runtime did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, output: () => out };
-}
-
 export async function runE2eBench(): Promise<boolean> {
   const dataDir = mkdtempSync(join(tmpdir(), "nes-bench-e2e-"));
   const writtenAt = new Map<number, number>();
@@ -97,7 +84,8 @@ export async function runE2eBench(): Promise<boolean> {
   });
   const cluster: SimulatedCluster = await startSimulatedCluster({ eventsPerSecond: 0, heartbeatMs: 1_000, bufferSize: 100_000, emittedHistory: 1 });
   const port = await freePort();
-  const runtime = await startRuntime({ NOMAD_ADDR: cluster.url, PORT: String(port), LOCAL_DATA_DIR: dataDir, SINKS_MANAGEMENT_TOKEN: TOKEN, COUNTERS_INTERVAL_SECONDS: "0", SINK_CACHE_SECONDS: "1" });
+  const runtime = startRuntimeProcess({ NOMAD_ADDR: cluster.url, PORT: String(port), LOCAL_DATA_DIR: dataDir, SINKS_MANAGEMENT_TOKEN: TOKEN, COUNTERS_INTERVAL_SECONDS: "0", SINK_CACHE_SECONDS: "1" });
+  await runtime.waitFor(/nomad-event-sinks is running locally/, 120_000);
   const factory = createEventFactory();
   const notes: string[] = [];
   try {
@@ -177,8 +165,7 @@ export async function runE2eBench(): Promise<boolean> {
     process.stdout.write(`- goal p99 ≤ 100 ms at ${TARGET_RATE} events/s: ${goalMet ? "met ✓" : "not met ✗"}\n`);
     return ok && goalMet;
   } finally {
-    runtime.child.kill("SIGINT");
-    await new Promise((r) => runtime.child.once("exit", r));
+    await runtime.stop("SIGINT");
     await cluster.stop();
     await receiver.close();
     rmSync(dataDir, { recursive: true, force: true });

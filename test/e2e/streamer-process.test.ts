@@ -1,5 +1,3 @@
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterEach, describe, expect, it } from "vitest";
 import { request } from "undici";
@@ -10,10 +8,10 @@ import { startNomadProtocolServer, type NomadProtocolServer } from "../../infra/
 import { DynamoLease } from "../../shared/streamer/lease";
 import { DynamoCheckpointStore } from "../../shared/streamer/checkpoint-store";
 import { newStreamerTable } from "../streamer-state/streamer-fixtures";
+import { startNodeProcess } from "../support/local-runtime-process";
 import { uniqueName } from "../support/names";
 import { until } from "../support/until";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const factory = createEventFactory({ fixturesDir: null });
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
@@ -21,24 +19,11 @@ afterEach(async () => {
 });
 
 
-interface Proc {
-  child: ChildProcessWithoutNullStreams;
-  healthPort: number;
-  output: () => string;
-  exit: Promise<number | null>;
-}
-
-function startProcess(env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ["--import", "tsx", "functions/streamer/index.ts"], { cwd: ROOT, env: { ...process.env, POWERTOOLS_LOG_LEVEL: "WARN", ...env }, stdio: "pipe" });
-  let out = "";
-  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (out += c.toString()));
-  const exit = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-  cleanups.push(async () => {
-    if (child.exitCode === null) child.kill("SIGKILL");
-    await exit;
-  });
-  return { child, healthPort: Number(env.HEALTH_PORT), output: () => out, exit };
+/** The streamer's entry as its own process, with the test's stand-ins in its environment. */
+function startProcess(env: Record<string, string>) {
+  const proc = startNodeProcess("functions/streamer/index.ts", { ...process.env, POWERTOOLS_LOG_LEVEL: "WARN", ...env });
+  cleanups.push(() => proc.stop("SIGKILL"));
+  return { ...proc, healthPort: Number(env.HEALTH_PORT), exit: proc.exited() };
 }
 
 async function health(port: number): Promise<{ status: number; body: Record<string, unknown> } | undefined> {

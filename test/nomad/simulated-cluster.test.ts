@@ -9,6 +9,7 @@ import { startNomadProtocolServer, type EmittedFrame } from "../../infra/local/n
 import type { NomadEvent, NomadFrame } from "../../shared/nomad/event";
 import { readNomadConfig } from "../../shared/nomad/nomad-config";
 import { readEventStream, type StreamOptions } from "../../shared/nomad/stream-client";
+import { until } from "../support/until";
 
 const clusters: SimulatedCluster[] = [];
 const streams: Array<AsyncGenerator<NomadFrame, void, undefined>> = [];
@@ -30,14 +31,6 @@ function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "nes-simulated-"));
   dirs.push(dir);
   return dir;
-}
-
-async function waitFor(done: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 function subscribe(target: SimulatedCluster, index: number): AsyncGenerator<NomadFrame, void, undefined> {
@@ -113,7 +106,7 @@ describe("startSimulatedCluster", () => {
 
   it("publishes each raft write at its own index and counts it in stats()", async () => {
     const nomad = await cluster({ eventsPerSecond: 1_000, seed: 3 });
-    await waitFor(() => nomad.stats().events >= 200, "200 events");
+    await until(() => nomad.stats().events >= 200, 10_000, "200 events");
     nomad.setRate(0);
     const emitted = nomad.server.emitted();
     const stats = nomad.stats();
@@ -132,7 +125,7 @@ describe("startSimulatedCluster", () => {
 
   it("keeps close to the configured rate (a sanity band, not a benchmark)", async () => {
     const nomad = await cluster({ eventsPerSecond: 200 });
-    await waitFor(() => nomad.stats().events > 0, "the first write");
+    await until(() => nomad.stats().events > 0, 10_000, "the first write");
     const startedAt = performance.now();
     const before = nomad.stats().events;
     await sleep(2_000);
@@ -143,7 +136,7 @@ describe("startSimulatedCluster", () => {
 
   it("catches up at most about a second of events after the event loop was blocked", async () => {
     const nomad = await cluster({ eventsPerSecond: 100 });
-    await waitFor(() => nomad.stats().events > 0, "the first write");
+    await until(() => nomad.stats().events > 0, 10_000, "the first write");
     const before = nomad.stats().events;
     const blockedUntil = performance.now() + 2_000;
     while (performance.now() < blockedUntil) {
@@ -157,14 +150,14 @@ describe("startSimulatedCluster", () => {
 
   it("stops publishing at setRate(0) and resumes at a positive rate", async () => {
     const nomad = await cluster({ eventsPerSecond: 500 });
-    await waitFor(() => nomad.stats().events > 0, "the first write");
+    await until(() => nomad.stats().events > 0, 10_000, "the first write");
     nomad.setRate(0);
     const paused = nomad.stats();
     await sleep(300);
     expect(nomad.stats()).toEqual(paused);
     expect(nomad.server.lastIndex).toBe(paused.lastIndex);
     nomad.setRate(500);
-    await waitFor(() => nomad.stats().events > paused.events, "writes after resuming");
+    await until(() => nomad.stats().events > paused.events, 10_000, "writes after resuming");
     expect(() => nomad.setRate(-1)).toThrow(/setRate's eventsPerSecond must be a finite number of events per second >= 0, but -1 was provided/);
     expect(() => nomad.setRate(Number.NaN)).toThrow(/but NaN was provided/);
   });
@@ -172,7 +165,7 @@ describe("startSimulatedCluster", () => {
   it("repeats the same writes for the same seed, and others for another seed", async () => {
     const [a, b, c] = await Promise.all([42, 42, 43].map((seed) => cluster({ eventsPerSecond: 1_000, seed })));
     if (a === undefined || b === undefined || c === undefined) throw new Error("three clusters expected");
-    await waitFor(() => [a, b, c].every((nomad) => nomad.stats().events >= 300), "300 events from each cluster");
+    await until(() => [a, b, c].every((nomad) => nomad.stats().events >= 300), 10_000, "300 events from each cluster");
     for (const nomad of [a, b, c]) nomad.setRate(0);
     const [sa, sb, sc] = [a, b, c].map((nomad) => signature(nomad.server.emitted()));
     if (sa === undefined || sb === undefined || sc === undefined) throw new Error("three signatures expected");
@@ -187,7 +180,7 @@ describe("startSimulatedCluster", () => {
     const first = await cluster({ eventsPerSecond: 1_000, bufferSize: 20, seed: 5, stateFile });
     expect(first.restoredFrom).toBeUndefined();
     expect(first.restoreError).toBeUndefined();
-    await waitFor(() => first.stats().lastIndex >= 60, "index 60");
+    await until(() => first.stats().lastIndex >= 60, 10_000, "index 60");
     first.setRate(0);
     const retained = first.server.retained();
     const firstRun = eventsOf(first.server.emitted());
@@ -210,7 +203,7 @@ describe("startSimulatedCluster", () => {
     second.setRate(500);
     const [next] = await takeUntil(stream, (read) => read.length === 1);
     expect(next?.Index).toBe(savedIndex + 1);
-    await waitFor(() => second.stats().writes >= 100, "100 writes after the restart");
+    await until(() => second.stats().writes >= 100, 10_000, "100 writes after the restart");
     second.setRate(0);
     // The lifecycle continued: jobs of the first run are advanced or retired, and nothing refers to a job never registered.
     const jobOf = (event: NomadEvent): string => `${event.Namespace}/${event.Topic === "Job" ? event.Key : (event.FilterKeys?.[0] ?? "")}`;
@@ -229,7 +222,7 @@ describe("startSimulatedCluster", () => {
     expect(first.restoredFrom).toBeUndefined();
     expect(first.restoreError).toBeInstanceOf(SimulatedStateError);
     expect(first.restoreError?.message).toContain(stateFile);
-    await waitFor(() => first.stats().lastIndex >= 5, "index 5");
+    await until(() => first.stats().lastIndex >= 5, 10_000, "index 5");
     expect(first.server.emitted()[0]?.Index).toBe(1);
     await first.stop();
 

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { resolve } from "node:path";
+import { until } from "./until";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -17,7 +18,12 @@ export interface RuntimeProcess {
 /** Runs `npm start`'s entry (infra/local/main.ts) as its own process, as a user would. */
 export function startRuntimeProcess(env: Record<string, string>, args: string[] = []): RuntimeProcess {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_ENDPOINT_URL") && !name.startsWith("SINKS_")));
-  const child = spawn(process.execPath, ["--import", "tsx", "infra/local/main.ts", ...args], { cwd: ROOT, env: { ...clean, ...env }, stdio: "pipe" });
+  return startNodeProcess("infra/local/main.ts", { ...clean, ...env }, args);
+}
+
+/** Runs a TypeScript entry of the repository (through tsx) as its own process, with exactly `env`. */
+export function startNodeProcess(entry: string, env: NodeJS.ProcessEnv, args: string[] = []): RuntimeProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], { cwd: ROOT, env, stdio: "pipe" });
   let out = "";
   child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
@@ -25,20 +31,12 @@ export function startRuntimeProcess(env: Record<string, string>, args: string[] 
   return {
     child,
     output: () => out,
-    waitFor: (pattern, timeoutMs = 60_000) =>
-      new Promise((resolveMatch, reject) => {
-        const timer = setInterval(() => {
-          const match = out.match(pattern);
-          if (match) {
-            clearInterval(timer);
-            resolveMatch(match);
-          } else if (child.exitCode !== null || Date.now() > deadline) {
-            clearInterval(timer);
-            reject(new Error(`${pattern} did not appear (exit ${child.exitCode}); output:\n${out}`));
-          }
-        }, 50);
-        const deadline = Date.now() + timeoutMs;
-      }),
+    waitFor: async (pattern, timeoutMs = 60_000) => {
+      await until(() => pattern.test(out) || child.exitCode !== null, timeoutMs, `${pattern} in the output`).catch(() => undefined);
+      const match = out.match(pattern);
+      if (match === null) throw new Error(`${pattern} did not appear (exit ${child.exitCode}); output:\n${out}`);
+      return match;
+    },
     exited: () => exited,
     stop: async (signal = "SIGINT") => {
       if (child.exitCode === null) child.kill(signal);
