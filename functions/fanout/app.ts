@@ -1,4 +1,5 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type { Env } from "../../shared/config/env";
 import { Fanout } from "../../shared/delivery/fanout";
@@ -6,15 +7,18 @@ import { SinkCache } from "../../shared/delivery/sink-cache";
 import { SqsDeliveryQueue } from "../../shared/delivery/sqs-delivery-queue";
 import type { MetricsSink } from "../../shared/observability/metrics";
 import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
+import { DynamoTokenStore } from "../../shared/tokens/dynamo-token-store";
 import { S3PayloadStore } from "../../shared/streamer/payload-store";
 import { readFanoutConfig } from "./config";
 
 /** The fan-out function built from configuration: an SQS (ingest queue) handler with partial batch responses. */
 export function fanoutFromEnv(env: Env, logger: Logger, metrics: MetricsSink): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const config = readFanoutConfig(env);
+  // Sinks and the team tokens that bound them share the sinks table and one client.
+  const dynamo = new DynamoDBClient({});
   const payloads = S3PayloadStore.fromConfig(config);
   const fanout = new Fanout({
-    sinks: new SinkCache(new DynamoSinkStore({ tableName: config.sinksTable }), config.sinkCacheMs),
+    sinks: new SinkCache(new DynamoSinkStore({ tableName: config.sinksTable, client: dynamo }), { tokens: new DynamoTokenStore({ tableName: config.sinksTable, client: dynamo }), ttlMs: config.sinkCacheMs }),
     queue: new SqsDeliveryQueue({ queueUrl: config.queueUrl }),
     ...(payloads ? { offload: (detail) => payloads.offload(detail) } : {}),
     maxMessageBytes: config.maxMessageBytes,

@@ -8,6 +8,7 @@ import { DynamoDeliveryLog } from "../../shared/delivery/delivery-log";
 import { SqsDeliveryQueue } from "../../shared/delivery/sqs-delivery-queue";
 import { AddressGuard } from "../../shared/delivery/ssrf-guard";
 import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
+import { DynamoTokenStore } from "../../shared/tokens/dynamo-token-store";
 import { readSinksApiConfig } from "./config";
 
 /** Builds the API from configuration: one store and one token source per process. */
@@ -20,6 +21,8 @@ export function sinksApiFromEnv(env: Env, logger: Logger) {
   return createSinksApi({
     store: new DynamoSinkStore({ tableName: config.tableName, client: dynamo }),
     tokens,
+    // Team and management tokens live in the sinks table, with the sinks they own.
+    acl: new DynamoTokenStore({ tableName: config.tableName, client: dynamo }),
     logger,
     addressGuard: new AddressGuard({ allowedCidrs: config.allowedCidrs }),
     deliveries: new DynamoDeliveryLog({ tableName: config.deliveriesTable, ttlDays: config.logTtlDays, client: dynamo }),

@@ -82,7 +82,7 @@ export class SinksApi extends Construct {
       acknowledgeNag(
         defaultRoute,
         "AwsSolutions-APIG4",
-        "The function authorizes every request itself, as Nomad's API does: X-Nomad-Token or Authorization: Bearer compared in constant time with the management token (shared/api/auth.ts), answering Nomad's own 403; an API Gateway authorizer could not give Nomad-compatible answers.",
+        "The function authorizes every request itself, as Nomad's API does: X-Nomad-Token or Authorization: Bearer compared in constant time with the management token, or looked up by its SHA-256 among the stored team and management tokens (shared/api/access.ts), answering Nomad's own 403; an API Gateway authorizer could not give Nomad-compatible answers.",
       );
     }
     const accessLogs = new LogGroup(this, "AccessLogs", { retention: RetentionDays.THREE_MONTHS });

@@ -1,13 +1,16 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { ConflictError, NotFoundError, ValidationError } from "../errors";
-import type { Sink } from "../sinks/sink";
+import type { Sink, SinkRegistration } from "../sinks/sink";
 import { parseSinkId, parseSinkRegistration, toPublicSink } from "../sinks/sink";
 import type { SinkStore } from "../sinks/sink-store";
 import type { DeliveryAttempt, DeliveryLog } from "../delivery/delivery-log";
 import { BlockedAddressError, type AddressGuard } from "../delivery/ssrf-guard";
-import { presentedToken, tokensEqual, type TokenSource } from "./auth";
+import { authenticate, checkTeamTopics, denied, describeList, namespacesOutside, owns, ownershipGuard, type Principal } from "./access";
+import { aclRoutes, type TokenStore } from "./acl-api";
+import type { TokenSource } from "./auth";
 import { empty, HttpError, json, queryMeta, text, writeMeta, type Response } from "./http";
+import { matchRoute, parseJsonBody, type Request, type Route } from "./router";
 
 /** Largest request body accepted, in bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -20,25 +23,12 @@ export interface SinksApiDeps {
   readonly deliveries: Pick<DeliveryLog, "list">;
   /** Sends a sink's dead-lettered deliveries back to the delivery queue, in order. */
   readonly redrive: (sinkId: string) => Promise<{ moved: number }>;
+  /** The configured management token (the bootstrap token). */
   readonly tokens: TokenSource;
+  /** Stored tokens (management and team), for authentication and `/v1/acl/*`. */
+  readonly acl: TokenStore;
   readonly logger: Logger;
   readonly now?: () => number;
-}
-
-interface Request {
-  readonly method: string;
-  readonly headers: Readonly<Record<string, string | undefined>>;
-  readonly query: Readonly<Record<string, string | undefined>>;
-  readonly body: Buffer | undefined;
-  readonly pretty: boolean;
-}
-
-type Handler = (request: Request, id: string) => Promise<Response>;
-
-interface Route {
-  /** Path segments after `/v1/event/`; `:id` captures the sink ID. */
-  readonly pattern: readonly string[];
-  readonly methods: Readonly<Record<string, Handler>>;
 }
 
 function splitPath(rawPath: string): string[] {
@@ -67,16 +57,6 @@ function isPretty(query: Readonly<Record<string, string | undefined>>): boolean 
 function decodeBody(event: APIGatewayProxyEventV2): Buffer | undefined {
   if (event.body === undefined || event.body === null) return undefined;
   return event.isBase64Encoded ? Buffer.from(event.body, "base64") : Buffer.from(event.body, "utf8");
-}
-
-function parseJsonBody(request: Request): unknown {
-  if (request.body === undefined || request.body.length === 0) throw new HttpError(400, "Request body is empty");
-  const source = request.body.toString("utf8");
-  try {
-    return JSON.parse(source);
-  } catch (error) {
-    throw new HttpError(400, `Request body is not valid JSON: ${(error as Error).message}`);
-  }
 }
 
 /** Page size of `GET /v1/event/sink/:id/deliveries`: Nomad's `per_page`. */
@@ -117,28 +97,57 @@ function secretView(sink: Sink, now: number) {
   };
 }
 
+const SINK_NOT_FOUND = "event sink not found";
+
+/**
+ * A registration as the principal may make it: a team token's sink belongs to its team,
+ * within its namespaces, without ACL topics (nor Node and NodePool unless allowed).
+ */
+function ownedRegistration(principal: Principal, registration: SinkRegistration): SinkRegistration {
+  if (principal.kind === "management") return registration;
+  const { Team: team, Namespaces: own } = principal.token;
+  if (registration.Team !== undefined && registration.Team !== team) {
+    throw denied(`a team token registers sinks for its own team (${JSON.stringify(team)}) only; received Team ${JSON.stringify(registration.Team)}`);
+  }
+  checkTeamTopics(principal, registration.Topics);
+  const outside = namespacesOutside(principal, registration.Namespaces ?? []);
+  if (outside.length > 0) throw denied(`namespaces ${describeList(outside)} are outside this token's namespaces (${describeList(own)})`);
+  return { ...registration, Team: team };
+}
+
 /**
  * The sinks API: Nomad 1.0-beta's `/v1/event/sinks` and `/v1/event/sink/:id` with its
- * paths, JSON field names, headers and status codes, plus secret management. Answers
- * an API Gateway HTTP API (payload v2) event.
+ * paths, JSON field names, headers and status codes, plus secret management, and Nomad's
+ * ACL token endpoints for this service's management and team tokens. Answers an API
+ * Gateway HTTP API (payload v2) event.
+ *
+ * A team token sees and changes only its team's sinks and tokens: anything else answers
+ * 404 as if it did not exist, so names do not leak.
  */
 export function createSinksApi(deps: SinksApiDeps): (event: APIGatewayProxyEventV2) => Promise<Response> {
   const { store, tokens, logger } = deps;
   const now = deps.now ?? Date.now;
 
+  /** The sink if the principal may see it; otherwise NotFoundError, as for a missing one. */
+  async function visibleSink(principal: Principal, id: string): Promise<Sink> {
+    const sink = await store.find(id);
+    if (sink === undefined || !owns(principal, sink.Team)) throw new NotFoundError(SINK_NOT_FOUND);
+    return sink;
+  }
+
   async function getSink(request: Request, id: string): Promise<Response> {
     const { value: sink, index } = await store.get(id);
-    if (sink === undefined) return text(404, "event sink not found", queryMeta(index));
+    if (sink === undefined || !owns(request.principal, sink.Team)) return text(404, SINK_NOT_FOUND, queryMeta(index));
     return json(toPublicSink(sink), { pretty: request.pretty, headers: queryMeta(index) });
   }
 
   async function putSink(request: Request, id: string): Promise<Response> {
-    const registration = parseSinkRegistration(parseJsonBody(request));
+    const registration = ownedRegistration(request.principal, parseSinkRegistration(parseJsonBody(request)));
     if (registration.ID !== id) {
       throw new HttpError(400, `Event sink name does not match request path: the body has ID ${JSON.stringify(registration.ID)}, the path ${JSON.stringify(id)}`);
     }
     await checkAddress(registration.Address);
-    const { index } = await store.put(registration, now());
+    const { index } = await store.put(registration, now(), ownershipGuard(request.principal, SINK_NOT_FOUND, { allowAbsent: true }));
     return empty(writeMeta(index));
   }
 
@@ -153,101 +162,60 @@ export function createSinksApi(deps: SinksApiDeps): (event: APIGatewayProxyEvent
     }
   }
 
-  async function existingSink(id: string): Promise<Sink> {
-    const sink = await store.find(id);
-    if (sink === undefined) throw new NotFoundError("event sink not found");
-    return sink;
-  }
-
   async function getSecret(request: Request, id: string): Promise<Response> {
     const { value: sink, index } = await store.get(id);
-    if (sink === undefined) return text(404, "event sink not found", queryMeta(index));
+    if (sink === undefined || !owns(request.principal, sink.Team)) return text(404, SINK_NOT_FOUND, queryMeta(index));
     return json(secretView(sink, now()), { pretty: request.pretty, headers: queryMeta(index) });
   }
 
+  async function deleteSink(request: Request, id: string): Promise<Response> {
+    // Deleting a missing sink succeeds, as in Nomad; for a team token, it is a sink it cannot see: 404.
+    const guard = request.principal.kind === "management" ? undefined : ownershipGuard<Sink>(request.principal, SINK_NOT_FOUND, { allowAbsent: false });
+    return empty(writeMeta((await store.delete(id, guard)).index));
+  }
+
+  const sinkRoute = (pattern: string[], methods: Route["methods"]): Route => ({ pattern: ["event", ...pattern], parseId: parseSinkId, idName: "event sink ID", methods });
   const routes: Route[] = [
-    {
-      pattern: ["sinks"],
-      methods: {
-        GET: async (request) => {
-          const { value: sinks, index } = await store.list();
-          return json(sinks.map(toPublicSink), { pretty: request.pretty, headers: queryMeta(index) });
-        },
+    sinkRoute(["sinks"], {
+      GET: async (request) => {
+        const { value: sinks, index } = await store.list();
+        return json(sinks.filter((sink) => owns(request.principal, sink.Team)).map(toPublicSink), { pretty: request.pretty, headers: queryMeta(index) });
       },
-    },
-    {
-      pattern: ["sink", ":id"],
-      methods: {
-        GET: getSink,
-        PUT: putSink,
-        POST: putSink,
-        DELETE: async (_request, id) => empty(writeMeta((await store.delete(id)).index)),
+    }),
+    sinkRoute(["sink", ":id"], { GET: getSink, PUT: putSink, POST: putSink, DELETE: deleteSink }),
+    sinkRoute(["sink", ":id", "secret"], { GET: getSecret }),
+    sinkRoute(["sink", ":id", "deliveries"], {
+      GET: async (request, id) => {
+        await visibleSink(request.principal, id);
+        const nextToken = request.query.next_token;
+        const page = await deps.deliveries.list(id, { limit: perPage(request.query), ...(nextToken ? { nextToken } : {}) });
+        return json(page.attempts.map(attemptView), { pretty: request.pretty, headers: page.nextToken !== undefined ? { "x-nomad-nexttoken": page.nextToken } : {} });
       },
-    },
-    { pattern: ["sink", ":id", "secret"], methods: { GET: getSecret } },
-    {
-      pattern: ["sink", ":id", "deliveries"],
-      methods: {
-        GET: async (request, id) => {
-          await existingSink(id);
-          const nextToken = request.query.next_token;
-          const page = await deps.deliveries.list(id, { limit: perPage(request.query), ...(nextToken ? { nextToken } : {}) });
-          return json(page.attempts.map(attemptView), { pretty: request.pretty, headers: page.nextToken !== undefined ? { "x-nomad-nexttoken": page.nextToken } : {} });
-        },
+    }),
+    sinkRoute(["sink", ":id", "redrive"], {
+      POST: async (request, id) => {
+        const sink = await visibleSink(request.principal, id);
+        if (sink.Disabled !== undefined) {
+          throw new ConflictError(`event sink ${JSON.stringify(id)} is disabled (${sink.Disabled.Reason}); re-register it to enable it, then redrive`);
+        }
+        const { moved } = await deps.redrive(id);
+        logger.info("redrove dead-lettered deliveries", { sinkId: id, moved });
+        return json({ Redriven: moved }, { pretty: request.pretty });
       },
-    },
-    {
-      pattern: ["sink", ":id", "redrive"],
-      methods: {
-        POST: async (request, id) => {
-          const sink = await existingSink(id);
-          if (sink.Disabled !== undefined) {
-            throw new ConflictError(`event sink ${JSON.stringify(id)} is disabled (${sink.Disabled.Reason}); re-register it to enable it, then redrive`);
-          }
-          const { moved } = await deps.redrive(id);
-          logger.info("redrove dead-lettered deliveries", { sinkId: id, moved });
-          return json({ Redriven: moved }, { pretty: request.pretty });
-        },
+    }),
+    sinkRoute(["sink", ":id", "secret", "rotate"], {
+      POST: async (request, id) => {
+        const { value: sink, index } = await store.rotateSecret(id, now(), ownershipGuard(request.principal, SINK_NOT_FOUND, { allowAbsent: false }));
+        return json(secretView(sink, now()), { pretty: request.pretty, headers: writeMeta(index) });
       },
-    },
-    {
-      pattern: ["sink", ":id", "secret", "rotate"],
-      methods: {
-        POST: async (request, id) => {
-          const { value: sink, index } = await store.rotateSecret(id, now());
-          return json(secretView(sink, now()), { pretty: request.pretty, headers: writeMeta(index) });
-        },
-      },
-    },
+    }),
+    ...aclRoutes(deps.acl, now),
   ];
-
-  function match(segments: readonly string[]): { route: Route; id: string } | undefined {
-    if (segments[0] !== "v1" || segments[1] !== "event") return undefined;
-    const rest = segments.slice(2);
-    for (const route of routes) {
-      if (route.pattern.length !== rest.length) continue;
-      let id = "";
-      const ok = route.pattern.every((part, i) => {
-        if (part !== ":id") return part === rest[i];
-        id = rest[i] ?? "";
-        return true;
-      });
-      if (ok) return { route, id };
-    }
-    return undefined;
-  }
-
-  async function authorize(request: Request): Promise<void> {
-    const presented = presentedToken(request.headers);
-    if (presented === undefined || !tokensEqual(presented, await tokens.managementToken())) {
-      throw new HttpError(403, "Permission denied");
-    }
-  }
 
   async function serve(event: APIGatewayProxyEventV2): Promise<Response> {
     const method = event.requestContext.http.method.toUpperCase();
     const segments = splitPath(event.rawPath);
-    const found = match(segments);
+    const found = matchRoute(routes, segments);
     if (found === undefined) throw new HttpError(404, `Invalid URL path: no endpoint at ${JSON.stringify(event.rawPath)}`);
     const handler = found.route.methods[method];
     if (handler === undefined) throw new HttpError(405, "Invalid method");
@@ -258,12 +226,13 @@ export function createSinksApi(deps: SinksApiDeps): (event: APIGatewayProxyEvent
     if (body !== undefined && body.length > MAX_BODY_BYTES) {
       throw new HttpError(413, `Request body too large: ${body.length} bytes, at most ${MAX_BODY_BYTES} are accepted`);
     }
-    const request: Request = { method, headers, query, body, pretty: isPretty(query) };
-    await authorize(request);
+    const principal = await authenticate(headers, tokens, deps.acl, now());
+    const request: Request = { method, headers, query, body, pretty: isPretty(query), principal };
 
-    if (found.route.pattern.includes(":id")) {
-      if (found.id === "") throw new HttpError(400, "Missing event sink ID in the path");
-      return handler(request, parseSinkId(found.id));
+    const { route, id } = found;
+    if (route.pattern.includes(":id")) {
+      if (id === "") throw new HttpError(400, `Missing ${route.idName ?? "ID"} in the path`);
+      return handler(request, route.parseId ? route.parseId(id) : id);
     }
     return handler(request, "");
   }

@@ -6,7 +6,7 @@ import { fullJitter, sleep } from "../retry/backoff";
 import { busDetailJson, decodeNomadBusDetail, GAP_TOPIC, type NomadBusDetail } from "../streamer/event-contract";
 import { describeValue } from "../errors";
 import { deliveryId, deliveryMessageJson } from "./delivery-message";
-import type { SinkCache } from "./sink-cache";
+import { inScope, type RoutedSink, type SinkCache } from "./sink-cache";
 
 /** One record of the ingest queue: an EventBridge event as the bus's SQS target writes it. */
 export interface IngestRecord {
@@ -69,9 +69,13 @@ export function parseIngestRecord(body: string): NomadBusDetail {
   return decoded.detail;
 }
 
-/** A gap marker concerns every sink: any of them may have missed events. */
-function matches(topics: Parameters<typeof matchesTopics>[0], detail: NomadBusDetail): boolean {
-  return detail.event.Topic === GAP_TOPIC || matchesTopics(topics, detail.event);
+/**
+ * Whether the event goes to the sink: its topic filter (a gap marker concerns every sink:
+ * any of them may have missed events), then its scope (namespaces, its team's grants),
+ * checked on every event so a token change applies from the next batch.
+ */
+function matches({ sink, scope }: RoutedSink, detail: NomadBusDetail): boolean {
+  return (detail.event.Topic === GAP_TOPIC || matchesTopics(sink.Topics, detail.event)) && inScope({ sink, scope }, detail.event);
 }
 
 /**
@@ -124,8 +128,9 @@ export class Fanout {
         // The detail is serialised once per event (and once more if it goes by reference), not per sink.
         let shared = detail;
         let detailJson: string | undefined;
-        for (const sink of sinks) {
-          if (!matches(sink.Topics, detail)) continue;
+        for (const routed of sinks) {
+          if (!matches(routed, detail)) continue;
+          const { sink } = routed;
           detailJson ??= busDetailJson(shared);
           let body = deliveryMessageJson(sink.ID, detail.id, detailJson);
           let bytes = Buffer.byteLength(body);
@@ -144,7 +149,7 @@ export class Fanout {
         failed.add(record.messageId);
         // Every sink the event is for holds its later events until the record's resend.
         outgoing.length = start;
-        for (const sink of sinks) if (matches(sink.Topics, detail)) outgoing.push({ recordId: record.messageId, groupId: sink.ID });
+        for (const routed of sinks) if (matches(routed, detail)) outgoing.push({ recordId: record.messageId, groupId: routed.sink.ID });
       }
     }
 

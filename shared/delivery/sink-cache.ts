@@ -1,36 +1,65 @@
+import type { NomadEvent } from "../nomad/event";
 import type { Sink } from "../sinks/sink";
 import type { SinkStore } from "../sinks/sink-store";
+import { scopeAdmits, teamScopes, type ScopeGrant, type TeamScope } from "../tokens/scope";
+
+/** An enabled sink and what its team may receive now (undefined: a management sink, or a team without a live token). */
+export interface RoutedSink {
+  readonly sink: Sink;
+  readonly scope: TeamScope | undefined;
+}
+
+/** Whether the scope rules let `event` reach the sink (its topic filter is checked apart). */
+export function inScope(routed: RoutedSink, event: Pick<NomadEvent, "Topic" | "Namespace">): boolean {
+  return scopeAdmits(routed.sink, routed.scope, event);
+}
+
+export interface SinkCacheOptions {
+  /** Where team tokens are read (their namespaces bound their team's sinks). @default no tokens: team sinks receive nothing */
+  readonly tokens?: { list(): Promise<{ value: readonly ScopeGrant[] }> };
+  /** How long a read serves when the store's index has not moved either. @default 5_000 */
+  readonly ttlMs?: number;
+  readonly now?: () => number;
+}
 
 /**
- * The enabled sinks, read from the store at most every `ttlMs` (a few seconds), so a new
- * sink starts receiving quickly without a table scan per event. Concurrent callers share
- * one read.
+ * The enabled sinks and their teams' scopes. Every call reads the table's write index (one
+ * small consistent read) and reloads when it moved, so a new sink, a changed sink or a
+ * token's narrowed namespaces take effect on the very next batch; otherwise a read serves
+ * for `ttlMs` (a sink disabled by a delivery does not move the index). Token expiry is
+ * judged on every call. Concurrent callers share one reload.
  */
 export class SinkCache {
-  private loaded: { at: number; sinks: Sink[] } | undefined;
-  private loading: Promise<Sink[]> | undefined;
+  private loaded: { at: number; index: number; sinks: Sink[]; grants: readonly ScopeGrant[] } | undefined;
+  private loading: Promise<NonNullable<SinkCache["loaded"]>> | undefined;
   private readonly now: () => number;
+  private readonly ttlMs: number;
 
   constructor(
-    private readonly store: Pick<SinkStore, "list">,
-    private readonly ttlMs = 5_000,
-    now?: () => number,
+    private readonly store: Pick<SinkStore, "list" | "currentIndex">,
+    private readonly options: SinkCacheOptions = {},
   ) {
-    this.now = now ?? Date.now;
+    this.now = options.now ?? Date.now;
+    this.ttlMs = options.ttlMs ?? 5_000;
   }
 
-  async enabledSinks(): Promise<Sink[]> {
-    if (this.loaded && this.now() - this.loaded.at < this.ttlMs) return this.loaded.sinks;
-    this.loading ??= this.store
-      .list()
-      .then(({ value }) => {
-        const sinks = value.filter((sink) => sink.Disabled === undefined);
-        this.loaded = { at: this.now(), sinks };
-        return sinks;
-      })
-      .finally(() => {
-        this.loading = undefined;
-      });
+  async enabledSinks(): Promise<RoutedSink[]> {
+    let loaded = this.loaded;
+    if (loaded === undefined || this.now() - loaded.at >= this.ttlMs || (await this.store.currentIndex()) !== loaded.index) loaded = await this.reload();
+    const scopes = teamScopes(loaded.grants, this.now());
+    return loaded.sinks.map((sink) => ({ sink, scope: sink.Team !== undefined ? scopes.get(sink.Team) : undefined }));
+  }
+
+  private reload() {
+    this.loading ??= (async () => {
+      const at = this.now();
+      const [{ value, index }, grants] = await Promise.all([this.store.list(), this.options.tokens ? this.options.tokens.list().then((t) => t.value) : Promise.resolve([])]);
+      const loaded = { at, index, sinks: value.filter((sink) => sink.Disabled === undefined), grants };
+      this.loaded = loaded;
+      return loaded;
+    })().finally(() => {
+      this.loading = undefined;
+    });
     return this.loading;
   }
 }

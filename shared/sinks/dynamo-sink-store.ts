@@ -8,12 +8,14 @@ import {
   type AttributeValue,
   type DynamoDBClientConfig,
 } from "@aws-sdk/client-dynamodb";
+import { IndexCounter } from "../dynamo/index-counter";
 import { ConflictError, NotFoundError } from "../errors";
 import { fullJitter, sleep } from "../retry/backoff";
 import { generateSecret, PREVIOUS_SECRET_GRACE_MS } from "./secret";
 import type { PreviousSecret, Sink, SinkRegistration } from "./sink";
-import { COUNTER_KEY, previousSecretsToAttribute, SINK_SORT_KEY, sinkFromItem, sinkKey, topicsToAttribute } from "./sink-item";
-import type { SinkStore, Written } from "./sink-store";
+import { ALL_NAMESPACES } from "../tokens/scope";
+import { previousSecretsToAttribute, SINK_SORT_KEY, sinkFromItem, sinkKey, topicsToAttribute } from "./sink-item";
+import type { SinkGuard, SinkStore, Written } from "./sink-store";
 
 export interface DynamoSinkStoreOptions {
   /** The sinks table (layout in sinks-table.ts). */
@@ -35,6 +37,8 @@ interface SinkConfig {
   readonly Address: string;
   readonly Secret: string;
   readonly PreviousSecrets: readonly PreviousSecret[];
+  readonly Team?: string;
+  readonly Namespaces?: readonly string[];
 }
 
 /** Secrets after `secret` replaces the current one: the old one signs until the grace ends. */
@@ -45,22 +49,35 @@ function replaceSecret(current: Pick<Sink, "Secret" | "PreviousSecrets"> | undef
   return { Secret: secret, PreviousSecrets: [{ Secret: current.Secret, ExpiresAt: now + PREVIOUS_SECRET_GRACE_MS }, ...kept] };
 }
 
+/** The REMOVE clause of a configuration write: what the new configuration no longer has. */
+function removals(enable: boolean, config: SinkConfig): string {
+  const names = [...(enable ? ["DisabledReason", "DisabledAt"] : []), ...(config.Team === undefined ? ["Team"] : []), ...(config.Namespaces === undefined ? ["Namespaces"] : [])];
+  return names.length > 0 ? ` REMOVE ${names.join(", ")}` : "";
+}
+
 export class DynamoSinkStore implements SinkStore {
   private readonly client: DynamoDBClient;
   private readonly tableName: string;
   private readonly maxAttempts: number;
   private readonly scanPageSize: number | undefined;
+  private readonly counter: IndexCounter;
 
   constructor(options: DynamoSinkStoreOptions) {
     this.scanPageSize = options.scanPageSize;
     this.tableName = options.tableName;
     this.client = options.client ?? new DynamoDBClient(options.clientConfig ?? {});
     this.maxAttempts = options.maxAttempts ?? 25;
+    this.counter = new IndexCounter(this.client, this.tableName);
+  }
+
+  /** The table's last write index: unchanged means no sink or token was written since. */
+  currentIndex(): Promise<number> {
+    return this.counter.current();
   }
 
   async list(): Promise<Written<Sink[]>> {
     // The index is read first, so it never claims more than the listed data reflects.
-    const index = await this.currentIndex();
+    const index = await this.counter.current();
     const sinks: Sink[] = [];
     let startKey: Record<string, AttributeValue> | undefined;
     do {
@@ -82,34 +99,61 @@ export class DynamoSinkStore implements SinkStore {
   }
 
   async get(id: string): Promise<Written<Sink | undefined>> {
-    const [index, sink] = await Promise.all([this.currentIndex(), this.find(id)]);
+    const [index, sink] = await Promise.all([this.counter.current(), this.find(id)]);
     return { value: sink, index: Math.max(index, sink?.ModifyIndex ?? 0) };
   }
 
-  put(registration: SinkRegistration, now = Date.now()): Promise<Written<Sink>> {
-    return this.mutate(registration.ID, { enable: true }, (current) => ({
-      Type: registration.Type,
-      Topics: registration.Topics,
-      Address: registration.Address,
-      ...(registration.Secret !== undefined
-        ? replaceSecret(current, registration.Secret, now)
-        : current !== undefined
-          ? { Secret: current.Secret, PreviousSecrets: current.PreviousSecrets.filter((p) => p.ExpiresAt > now) }
-          : { Secret: generateSecret(), PreviousSecrets: [] }),
-    }));
+  put(registration: SinkRegistration, now = Date.now(), guard?: SinkGuard): Promise<Written<Sink>> {
+    return this.mutate(registration.ID, { enable: true }, (current) => {
+      guard?.(current);
+      const team = registration.Team ?? current?.Team ?? "";
+      const namespaces = registration.Namespaces;
+      return {
+        Type: registration.Type,
+        Topics: registration.Topics,
+        Address: registration.Address,
+        ...(team !== "" ? { Team: team } : {}),
+        ...(namespaces !== undefined && !namespaces.includes(ALL_NAMESPACES) ? { Namespaces: namespaces } : {}),
+        ...(registration.Secret !== undefined
+          ? replaceSecret(current, registration.Secret, now)
+          : current !== undefined
+            ? { Secret: current.Secret, PreviousSecrets: current.PreviousSecrets.filter((p) => p.ExpiresAt > now) }
+            : { Secret: generateSecret(), PreviousSecrets: [] }),
+      };
+    });
   }
 
-  rotateSecret(id: string, now = Date.now()): Promise<Written<Sink>> {
+  rotateSecret(id: string, now = Date.now(), guard?: SinkGuard): Promise<Written<Sink>> {
     return this.mutate(id, { enable: false }, (current) => {
+      guard?.(current);
       if (current === undefined) throw new NotFoundError("event sink not found");
       return { ...current, ...replaceSecret(current, generateSecret(), now) };
     });
   }
 
-  async delete(id: string): Promise<Written<undefined>> {
-    const index = await this.nextIndex();
-    await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: sinkKey(id) }));
-    return { value: undefined, index };
+  async delete(id: string, guard?: SinkGuard): Promise<Written<undefined>> {
+    if (guard === undefined) {
+      const index = await this.counter.next();
+      await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: sinkKey(id) }));
+      return { value: undefined, index };
+    }
+    // Guarded: deleted only as the guard saw it, so an owner change in between is not missed.
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const current = await this.find(id);
+      guard(current);
+      if (current === undefined) return { value: undefined, index: await this.counter.current() };
+      const index = await this.counter.next();
+      try {
+        await this.client.send(
+          new DeleteItemCommand({ TableName: this.tableName, Key: sinkKey(id), ConditionExpression: "ModifyIndex = :observed", ExpressionAttributeValues: { ":observed": { N: String(current.ModifyIndex) } } }),
+        );
+        return { value: undefined, index };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        await sleep(fullJitter(attempt, 5, 200));
+      }
+    }
+    throw new ConflictError(`event sink ${JSON.stringify(id)} changed under ${this.maxAttempts} attempts in a row to delete it; try again`);
   }
 
   disable(id: string, reason: string, now = Date.now()): Promise<boolean> {
@@ -136,26 +180,6 @@ export class DynamoSinkStore implements SinkStore {
     return result.Item ? sinkFromItem(result.Item) : undefined;
   }
 
-  private async currentIndex(): Promise<number> {
-    const result = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: COUNTER_KEY, ConsistentRead: true }));
-    return Number(result.Item?.Value?.N ?? 0);
-  }
-
-  /** The next value of the table's counter: strictly increasing across every writer. */
-  private async nextIndex(): Promise<number> {
-    const result = await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.tableName,
-        Key: COUNTER_KEY,
-        UpdateExpression: "ADD #value :one",
-        ExpressionAttributeNames: { "#value": "Value" },
-        ExpressionAttributeValues: { ":one": { N: "1" } },
-        ReturnValues: "UPDATED_NEW",
-      }),
-    );
-    return Number(result.Attributes?.Value?.N);
-  }
-
   /**
    * Read, decide, write on the condition that nobody changed the configuration in
    * between; on a lost race, read again and retry with a fresh index. `LatestIndex` is
@@ -165,7 +189,7 @@ export class DynamoSinkStore implements SinkStore {
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       const current = await this.find(id);
       const config = change(current);
-      const index = await this.nextIndex();
+      const index = await this.counter.next();
       try {
         const result = await this.client.send(
           new UpdateItemCommand({
@@ -174,7 +198,9 @@ export class DynamoSinkStore implements SinkStore {
             UpdateExpression:
               "SET ID = :id, #type = :type, Topics = :topics, Address = :address, Secret = :secret, PreviousSecrets = :previous, " +
               "ModifyIndex = :index, CreateIndex = if_not_exists(CreateIndex, :index), LatestIndex = if_not_exists(LatestIndex, :zero)" +
-              (how.enable ? " REMOVE DisabledReason, DisabledAt" : ""),
+              (config.Team !== undefined ? ", Team = :team" : "") +
+              (config.Namespaces !== undefined ? ", Namespaces = :namespaces" : "") +
+              removals(how.enable, config),
             ConditionExpression: current === undefined ? "attribute_not_exists(pk)" : "ModifyIndex = :observed",
             ExpressionAttributeNames: { "#type": "Type" },
             ExpressionAttributeValues: {
@@ -186,6 +212,8 @@ export class DynamoSinkStore implements SinkStore {
               ":previous": previousSecretsToAttribute(config.PreviousSecrets),
               ":index": { N: String(index) },
               ":zero": { N: "0" },
+              ...(config.Team !== undefined ? { ":team": { S: config.Team } } : {}),
+              ...(config.Namespaces !== undefined ? { ":namespaces": { L: config.Namespaces.map((n) => ({ S: n })) } } : {}),
               ...(current !== undefined ? { ":observed": { N: String(current.ModifyIndex) } } : {}),
             },
             ReturnValues: "ALL_NEW",

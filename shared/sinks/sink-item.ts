@@ -10,7 +10,6 @@ export function sinkKey(id: string): Item {
 }
 
 export const SINK_SORT_KEY = "SINK";
-export const COUNTER_KEY: Item = { pk: { S: "COUNTER" }, sk: { S: "INDEX" } };
 
 export function topicsToAttribute(topics: Sink["Topics"]): AttributeValue {
   return { M: Object.fromEntries(Object.entries(topics).map(([topic, keys]) => [topic, { L: keys.map((key) => ({ S: key })) }])) };
@@ -58,5 +57,7 @@ export function sinkFromItem(item: Item): Sink {
     Secret: str(item, "Secret"),
     PreviousSecrets: previous.filter((p) => p.Secret !== ""),
     ...(item.DisabledReason?.S !== undefined ? { Disabled: { Reason: item.DisabledReason.S, At: Number(item.DisabledAt?.N ?? 0) } } : {}),
+    ...(item.Team?.S !== undefined ? { Team: item.Team.S } : {}),
+    ...(item.Namespaces?.L !== undefined ? { Namespaces: item.Namespaces.L.map((n) => n.S ?? "") } : {}),
   };
 }

@@ -1,5 +1,11 @@
 import type { Sink, SinkRegistration } from "./sink";
 
+/**
+ * Checks a sink before a write changes it (ownership): throws NotFoundError to refuse.
+ * It sees the sink as read for the write, so a concurrent change cannot slip past it.
+ */
+export type SinkGuard = (current: Sink | undefined) => void;
+
 /** A change applied to the store, with the index it was given (Nomad's `X-Nomad-Index`). */
 export interface Written<T> {
   readonly value: T;
@@ -21,10 +27,12 @@ export interface SinkStore {
    * Creates or replaces the sink's configuration. `LatestIndex` and `CreateIndex` are
    * kept on re-registration; the secret is kept unless one is given, and a replaced
    * secret keeps signing for the rotation grace period. A disabled sink is enabled again.
+   * The owner is the registration's `Team` ("" for management), or the current one when it
+   * has none. `guard` may refuse the write after seeing the current sink.
    */
-  put(registration: SinkRegistration, now?: number): Promise<Written<Sink>>;
-  /** Deletes the sink; deleting a missing sink succeeds, as in Nomad. */
-  delete(id: string): Promise<Written<undefined>>;
+  put(registration: SinkRegistration, now?: number, guard?: SinkGuard): Promise<Written<Sink>>;
+  /** Deletes the sink; deleting a missing sink succeeds, as in Nomad, unless `guard` refuses. */
+  delete(id: string, guard?: SinkGuard): Promise<Written<undefined>>;
   /**
    * Moves `LatestIndex` forward to `index`; never backwards. Returns false when the sink
    * is gone or already at or past `index`.
@@ -36,5 +44,7 @@ export interface SinkStore {
    */
   disable(id: string, reason: string, now?: number): Promise<boolean>;
   /** Issues a new secret; the old one keeps signing for the grace period. Throws NotFoundError. */
-  rotateSecret(id: string, now?: number): Promise<Written<Sink>>;
+  rotateSecret(id: string, now?: number, guard?: SinkGuard): Promise<Written<Sink>>;
+  /** The store's last write index (sinks and tokens share it): unchanged means nothing was written. */
+  currentIndex(): Promise<number>;
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { canonicalTopic, NOMAD_TOPICS, TOPIC_ALIASES } from "../nomad/topics";
+import { ALL_NAMESPACES, NamespacesSchema, TeamNameSchema } from "../tokens/scope";
 import { parseOrThrow } from "../validation";
 import { decodeSecret } from "./secret";
 
@@ -27,6 +28,10 @@ export interface Sink {
   readonly PreviousSecrets: readonly PreviousSecret[];
   /** Set when deliveries stopped for good (the webhook answered 410 Gone); re-registering clears it. */
   readonly Disabled?: SinkDisabled;
+  /** The team that owns the sink (made with its team token); absent when made with a management token. */
+  readonly Team?: string;
+  /** Namespaces whose events the sink receives (within its team's); absent means every one. */
+  readonly Namespaces?: readonly string[];
 }
 
 export interface SinkDisabled {
@@ -54,6 +59,10 @@ export interface PublicSink {
   Enabled: boolean;
   DisabledReason: string;
   DisabledAt: string | null;
+  /** The owning team; "" for a sink made with a management token. */
+  Team: string;
+  /** The sink's namespace filter; ["*"] when it has none. */
+  Namespaces: string[];
 }
 
 export function toPublicSink(sink: Sink): PublicSink {
@@ -68,6 +77,8 @@ export function toPublicSink(sink: Sink): PublicSink {
     Enabled: sink.Disabled === undefined,
     DisabledReason: sink.Disabled?.Reason ?? "",
     DisabledAt: sink.Disabled ? new Date(sink.Disabled.At).toISOString() : null,
+    Team: sink.Team ?? "",
+    Namespaces: sink.Namespaces ? [...sink.Namespaces] : [ALL_NAMESPACES],
   };
 }
 
@@ -168,6 +179,9 @@ export const SinkRegistrationSchema = z.strictObject(
     Topics: TopicsSchema,
     Address: AddressSchema,
     Secret: SecretSchema.optional(),
+    Namespaces: NamespacesSchema.optional(),
+    // "" gives a team's sink back to management (a management token only).
+    Team: z.union([z.literal(""), TeamNameSchema]).optional(),
     LatestIndex: ServerManaged,
     CreateIndex: ServerManaged,
     ModifyIndex: ServerManaged,
@@ -181,6 +195,10 @@ export interface SinkRegistration {
   readonly Topics: Record<string, string[]>;
   readonly Address: string;
   readonly Secret?: string;
+  /** Absent or ["*"]: every namespace (of the owning team). */
+  readonly Namespaces?: string[];
+  /** The owner: a team name, "" for management, absent to keep the current owner. */
+  readonly Team?: string;
 }
 
 /** Validates a registration body; throws ValidationError naming each bad field. */
@@ -192,6 +210,8 @@ export function parseSinkRegistration(body: unknown): SinkRegistration {
     Topics: parsed.Topics,
     Address: parsed.Address,
     ...(parsed.Secret !== undefined ? { Secret: parsed.Secret } : {}),
+    ...(parsed.Namespaces !== undefined ? { Namespaces: parsed.Namespaces } : {}),
+    ...(parsed.Team !== undefined ? { Team: parsed.Team } : {}),
   };
 }
 

@@ -4,8 +4,11 @@
  * | item            | pk            | sk        | attributes                                             |
  * |-----------------|---------------|-----------|--------------------------------------------------------|
  * | sink            | `SINK#<ID>`   | `SINK`    | ID, Type, Topics (M of L), Address, LatestIndex,       |
- * |                 |               |           | CreateIndex, ModifyIndex, Secret, PreviousSecrets (L)  |
- * | index counter   | `COUNTER`     | `INDEX`   | Value (N): the last index handed out                   |
+ * |                 |               |           | CreateIndex, ModifyIndex, Secret, PreviousSecrets (L), |
+ * |                 |               |           | Team?, Namespaces? (L), DisabledReason?, DisabledAt?   |
+ * | token           | `TOKEN#<AccessorID>` | `TOKEN` | see shared/tokens/dynamo-token-store.ts          |
+ * | token secret    | `TOKENSECRET#<sha256>` | `TOKENSECRET` | AccessorID                             |
+ * | index counter   | `COUNTER`     | `INDEX`   | Value (N): the last index handed out (sinks and tokens)|
  *
  * - A partition per sink spreads the per-delivery `LatestIndex` writes; listing is a
  *   strongly consistent Scan (sinks are few; a GSI would be eventually consistent, and a

@@ -15,6 +15,8 @@ import { createLogger } from "../../shared/observability/logger";
 import { CountingMetrics } from "../../shared/observability/metrics";
 import { ensureSinksTable } from "../../shared/sinks/create-sinks-table";
 import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
+import { DynamoTokenStore } from "../../shared/tokens/dynamo-token-store";
+import { newTokenIds } from "../../shared/tokens/token";
 import { gapMarker, type NomadBusDetail } from "../../shared/streamer/event-contract";
 import { S3PayloadStore } from "../../shared/streamer/payload-store";
 import { newDeliveryQueues } from "../support/delivery";
@@ -233,20 +235,23 @@ describe("fanout: ingest queue → FIFO delivery queue (fanoutFromEnv)", () => {
     expect(indexesFor(queued, "b")).toEqual([1, 2]);
   });
 
-  it("starts sending to a new sink once the sink cache expires (SINK_CACHE_SECONDS=1)", async () => {
+  it("sends to a new sink from the next batch (the table's index moved); a sink disabled by a delivery stops once the cache expires", async () => {
     const { store, handler, sqs, queues } = await setup({ SINK_CACHE_SECONDS: "1" });
     await register(store, "early", { "*": ["*"] });
-    expect((await handler(sqsEvent(recordOf(busDetail(1, "web")))))).toEqual({ batchItemFailures: [] });
+    expect(await handler(sqsEvent(recordOf(busDetail(1, "web"))))).toEqual({ batchItemFailures: [] });
     await register(store, "late", { "*": ["*"] });
-    // Within the TTL the cached list still holds: the new sink is not seen yet.
-    expect((await handler(sqsEvent(recordOf(busDetail(2, "web")))))).toEqual({ batchItemFailures: [] });
+    // Within the TTL, but the registration moved the table's index: the new sink is seen at once.
+    expect(await handler(sqsEvent(recordOf(busDetail(2, "web"))))).toEqual({ batchItemFailures: [] });
     let queued = await drain(sqs, queues.queueUrl);
     expect(indexesFor(queued, "early")).toEqual([1, 2]);
-    expect(indexesFor(queued, "late")).toEqual([]);
+    expect(indexesFor(queued, "late")).toEqual([2]);
+    // A delivery's 410 disables without taking an index: the cached list holds within the TTL.
+    expect(await store.disable("late", "410 Gone")).toBe(true);
+    expect(await handler(sqsEvent(recordOf(busDetail(3, "web"))))).toEqual({ batchItemFailures: [] });
     await new Promise((r) => setTimeout(r, 1_100));
-    expect((await handler(sqsEvent(recordOf(busDetail(3, "web")))))).toEqual({ batchItemFailures: [] });
+    expect(await handler(sqsEvent(recordOf(busDetail(4, "web"))))).toEqual({ batchItemFailures: [] });
     queued = await drain(sqs, queues.queueUrl);
-    expect(indexesFor(queued, "early")).toEqual([3]);
+    expect(indexesFor(queued, "early")).toEqual([3, 4]);
     expect(indexesFor(queued, "late")).toEqual([3]);
   });
 
@@ -366,10 +371,82 @@ async function directFanout(base: Setup, failTimes: (message: DeliveryMessage) =
   const real = new SqsDeliveryQueue({ queueUrl: base.queues.queueUrl, client: base.sqs });
   const queue = new FlakyQueue(real, failTimes);
   const metrics = new CountingMetrics();
-  const fanout = new Fanout({ sinks: new SinkCache(base.store, 0), queue, logger: base.logger, metrics, sendAttempts: 4, retryBaseMs: 5, ...options });
+  const fanout = new Fanout({ sinks: new SinkCache(base.store, { ttlMs: 0 }), queue, logger: base.logger, metrics, sendAttempts: 4, retryBaseMs: 5, ...options });
   const handle = (...records: SQSRecord[]) => fanout.handle(records.map((r) => ({ messageId: r.messageId, body: r.body })));
   return { fanout, queue, metrics, handle };
 }
+
+describe("fanout: team scope, enforced on every event", () => {
+  const namespaced = (index: number, namespace: string, topic = "Job") => {
+    const detail = busDetail(index, `${topic}-${index}`, { topic });
+    return { ...detail, event: { ...detail.event, Namespace: namespace } };
+  };
+  const clusterWide = (index: number, topic: string) => {
+    const detail = busDetail(index, `${topic}-${index}`, { topic });
+    return { ...detail, event: { ...detail.event, Namespace: "" } };
+  };
+
+  async function teams() {
+    const base = await setup();
+    const tokens = new DynamoTokenStore({ tableName: base.sinksTable, client: base.dynamo });
+    const grant = (team: string, namespaces: string[], clusterTopics = false, ExpiresAt?: number) =>
+      tokens.create({ Name: team, Type: "team", Team: team, Namespaces: namespaces, ClusterTopics: clusterTopics, ...(ExpiresAt !== undefined ? { ExpiresAt } : {}) }, newTokenIds(), Date.now());
+    const sink = (id: string, topics: Record<string, string[]>, extra: { Team?: string; Namespaces?: string[] } = {}) =>
+      base.store.put({ ID: id, Type: "webhook", Topics: topics, Address: `https://hooks.example.com/${id}`, ...extra });
+    return { ...base, tokens, grant, sink };
+  }
+
+  it("delivers a team's sink only the events of its team's namespaces, intersected with its own filter; never ACL topics", async () => {
+    const { handler, sqs, queues, grant, sink } = await teams();
+    await grant("a", ["web", "api"]);
+    await grant("b", ["batch"], true);
+    await sink("a-all", { "*": ["*"] }, { Team: "a" });
+    await sink("a-api", { "*": ["*"] }, { Team: "a", Namespaces: ["api", "batch"] });
+    await sink("b-all", { "*": ["*"] }, { Team: "b" });
+    await sink("c-orphan", { "*": ["*"] }, { Team: "c" }); // a team with no token
+    await sink("ops", { "*": ["*"] }); // management: everything
+    await sink("ops-web", { "*": ["*"] }, { Namespaces: ["web"] });
+    const events = [
+      namespaced(1, "web"),
+      namespaced(2, "api"),
+      namespaced(3, "batch"),
+      namespaced(4, "default"),
+      clusterWide(5, "Node"),
+      clusterWide(6, "NodePool"),
+      clusterWide(7, "ACLToken"),
+      clusterWide(8, "CSIPlugin"),
+      gapMarker("test", 8, 20, "test"),
+    ];
+    expect(await handler(sqsEvent(...events.map((e) => recordOf(e))))).toEqual({ batchItemFailures: [] });
+    const queued = await drain(sqs, queues.queueUrl);
+    expect(indexesFor(queued, "a-all")).toEqual([1, 2, 20]);
+    expect(indexesFor(queued, "a-api")).toEqual([2, 20]);
+    // b may receive Node and NodePool (ClusterTopics), not the ACL or CSIPlugin events.
+    expect(indexesFor(queued, "b-all")).toEqual([3, 5, 6, 20]);
+    expect(indexesFor(queued, "c-orphan")).toEqual([]);
+    expect(indexesFor(queued, "ops")).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 20]);
+    // A management sink's namespace filter applies to namespaced events only.
+    expect(indexesFor(queued, "ops-web")).toEqual([1, 5, 6, 7, 8, 20]);
+  });
+
+  it("applies a token's narrowed namespaces, its deletion and its expiry from the very next batch", async () => {
+    const { handler, sqs, queues, tokens, grant, sink } = await teams();
+    const a = await grant("a", ["web", "api"]);
+    const shortLived = await grant("s", ["web"], false, Date.now() + 1_500);
+    await sink("a", { Job: ["*"] }, { Team: "a" });
+    await sink("s", { Job: ["*"] }, { Team: "s" });
+    expect(await handler(sqsEvent(recordOf(namespaced(1, "web")), recordOf(namespaced(2, "api"))))).toEqual({ batchItemFailures: [] });
+    await tokens.update(a.value.AccessorID, () => ({ Namespaces: ["web"] }));
+    expect(await handler(sqsEvent(recordOf(namespaced(3, "web")), recordOf(namespaced(4, "api"))))).toEqual({ batchItemFailures: [] });
+    await tokens.delete(a.value.AccessorID);
+    expect(await handler(sqsEvent(recordOf(namespaced(5, "web"))))).toEqual({ batchItemFailures: [] });
+    await new Promise((r) => setTimeout(r, Math.max(0, (shortLived.value.ExpiresAt ?? 0) - Date.now() + 50)));
+    expect(await handler(sqsEvent(recordOf(namespaced(6, "web"))))).toEqual({ batchItemFailures: [] });
+    const queued = await drain(sqs, queues.queueUrl);
+    expect(indexesFor(queued, "a")).toEqual([1, 2, 3]);
+    expect(indexesFor(queued, "s")).toEqual([1, 3, 5]);
+  });
+});
 
 describe("fanout: SendMessageBatch failures (Fanout with a flaky writer over the real queue)", () => {
   it("retries failed entries until they are sent, keeping each sink's order", async () => {
@@ -465,7 +542,7 @@ describe("fanout: SendMessageBatch failures (Fanout with a flaky writer over the
     const { logger, errors } = silentLogger();
     const metrics = new CountingMetrics();
     const real = new SqsDeliveryQueue({ queueUrl: base.queues.queueUrl, client: base.sqs });
-    const fanout = new Fanout({ sinks: new SinkCache({ list: () => Promise.reject(new Error("table is gone")) }), queue: real, logger, metrics });
+    const fanout = new Fanout({ sinks: new SinkCache({ list: () => Promise.reject(new Error("table is gone")), currentIndex: () => Promise.reject(new Error("table is gone")) }), queue: real, logger, metrics });
     const failed = await fanout.handle([
       { messageId: "r1", body: eventBridgeBody(busDetail(1, "web")) },
       { messageId: "bad", body: "nope" },

@@ -20,7 +20,7 @@ describe("sinks API: Nomad 1.0-beta compatibility", () => {
 
     // Nomad's documented GET response: its fields first, in its order, with its values;
     // then ours (delivery state), which Nomad's Go client ignores.
-    const ourFields = { Enabled: true, DisabledReason: "", DisabledAt: null };
+    const ourFields = { Enabled: true, DisabledReason: "", DisabledAt: null, Team: "", Namespaces: ["*"] };
     const documented = { ...JSON.parse(fixture("sinks-9226_get-response.json")), ...ourFields };
     const get = await api(httpApiEvent("GET", "/v1/event/sink/webhook"));
     expect(get.statusCode).toBe(200);

@@ -5,6 +5,7 @@ import { staticTokenSource } from "../../shared/api/auth";
 import { createSinksApi } from "../../shared/api/sinks-api";
 import { ensureSinksTable } from "../../shared/sinks/create-sinks-table";
 import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
+import { DynamoTokenStore } from "../../shared/tokens/dynamo-token-store";
 import { DynamoDeliveryLog, ensureDeliveriesTable } from "../../shared/delivery/delivery-log";
 import { SqsDeliveryQueue } from "../../shared/delivery/sqs-delivery-queue";
 import { AddressGuard } from "../../shared/delivery/ssrf-guard";
@@ -46,14 +47,16 @@ export async function newSinksApi(options: { now?: () => number; dns?: Record<st
   const queue = new SqsDeliveryQueue({ queueUrl: queues.queueUrl, deadLetterQueueUrl: queues.dlqUrl, client: sqs });
   const logger = createLogger("test");
   logger.setLogLevel("SILENT");
+  const tokens = new DynamoTokenStore({ tableName, client });
   const api = createSinksApi({
     store,
     tokens: staticTokenSource(TEST_TOKEN),
+    acl: tokens,
     logger,
     addressGuard: new AddressGuard({ resolve: fakeResolver(options.dns), allowedCidrs: options.allowedCidrs ?? [] }),
     deliveries,
     redrive: (sinkId) => queue.redrive(sinkId),
     ...(options.now ? { now: options.now } : {}),
   });
-  return { api, store, tableName, client, deliveries, queue, queues, sqs };
+  return { api, store, tokens, tableName, client, deliveries, queue, queues, sqs };
 }
