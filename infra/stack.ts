@@ -39,7 +39,7 @@ export class NomadEventSinksStack extends Stack {
       retryHorizon: props.retryHorizonSeconds !== undefined ? Duration.seconds(props.retryHorizonSeconds) : undefined,
     });
     const fanout = new Fanout(this, "Fanout", { ingest: bus, sinksTable: sinks.table, deliveryQueue: delivery.queue, payloads, bundleDir, maxConcurrency: props.fanoutMaxConcurrency });
-    const sinksApi = new SinksApi(this, "SinksApi", { table: sinks.table, delivery, allowedCidrs, bundleDir });
+    const sinksApi = new SinksApi(this, "SinksApi", { table: sinks.table, delivery, allowedCidrs, bundleDir, replay: { bus: bus.bus, archive: bus.archive, ingestRule: bus.rule } });
     const streamer = props.nomadAddr !== undefined ? this.addStreamer(props, props.nomadAddr, bus.bus, payloads) : undefined;
     if (streamer === undefined) {
       Annotations.of(this).addWarningV2(

@@ -8,6 +8,7 @@ import { SqsDeliveryQueue } from "../../shared/delivery/sqs-delivery-queue";
 import type { MetricsSink } from "../../shared/observability/metrics";
 import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
 import { DynamoTokenStore } from "../../shared/tokens/dynamo-token-store";
+import { DynamoReplayStore } from "../../shared/replay/dynamo-replay-store";
 import { S3PayloadStore } from "../../shared/streamer/payload-store";
 import { readFanoutConfig } from "./config";
 
@@ -22,6 +23,7 @@ export function fanoutFromEnv(env: Env, logger: Logger, metrics: MetricsSink): (
     queue: new SqsDeliveryQueue({ queueUrl: config.queueUrl }),
     ...(payloads ? { offload: (detail) => payloads.offload(detail) } : {}),
     maxMessageBytes: config.maxMessageBytes,
+    replays: new DynamoReplayStore({ tableName: config.sinksTable, client: dynamo }),
     logger,
     metrics,
   });

@@ -10,6 +10,20 @@ export interface SinksApiConfig {
   readonly allowedCidrs: Cidr[];
   readonly logTtlDays: number;
   readonly token: { readonly value: string } | { readonly secretId: string };
+  /** EventBridge archive replay: all three set, or none (replays then answer 501). */
+  readonly replay?: { readonly archiveArn: string; readonly busArn: string; readonly ingestRuleArn: string };
+}
+
+const REPLAY_VARIABLES = ["ARCHIVE_ARN", "EVENT_BUS_ARN", "INGEST_RULE_ARN"] as const;
+
+function readReplayConfig(env: Env): SinksApiConfig["replay"] {
+  const [archiveArn, busArn, ingestRuleArn] = REPLAY_VARIABLES.map((name) => optionalEnv(env, name));
+  const set = REPLAY_VARIABLES.filter((_, i) => [archiveArn, busArn, ingestRuleArn][i] !== undefined);
+  if (set.length === 0) return undefined;
+  if (set.length < REPLAY_VARIABLES.length) {
+    throw new ConfigError(`Set all of ${REPLAY_VARIABLES.join(", ")} for archive replays, or none; only ${set.join(", ")} ${set.length === 1 ? "is" : "are"} set`);
+  }
+  return { archiveArn: archiveArn!, busArn: busArn!, ingestRuleArn: ingestRuleArn! };
 }
 
 /** Reads the sinks API's configuration; throws ConfigError naming the variable. */
@@ -21,7 +35,9 @@ export function readSinksApiConfig(env: Env): SinksApiConfig {
     deadLetterQueueUrl: requireEnv(env, "DELIVERY_DLQ_URL", "the delivery queue's FIFO dead-letter queue"),
     allowedCidrs: readAllowedCidrs(env),
     logTtlDays: intEnv(env, "DELIVERY_LOG_TTL_DAYS", 7, { min: 1, max: 365 }),
+    ...((replay) => (replay !== undefined ? { replay } : {}))(readReplayConfig(env)),
   };
+
   const value = optionalEnv(env, "SINKS_MANAGEMENT_TOKEN");
   const secretId = optionalEnv(env, "SINKS_MANAGEMENT_TOKEN_SECRET_ARN");
   if (value !== undefined && secretId !== undefined) {

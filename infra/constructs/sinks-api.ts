@@ -1,4 +1,6 @@
-import { CfnOutput, Duration } from "aws-cdk-lib";
+import { CfnOutput, Duration, Stack, Token } from "aws-cdk-lib";
+import type { Archive, IEventBus, IRule } from "aws-cdk-lib/aws-events";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { CfnStage, HttpApi } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import type { ITableV2 } from "aws-cdk-lib/aws-dynamodb";
@@ -15,6 +17,8 @@ export interface SinksApiProps {
   readonly table: ITableV2;
   /** Delivery resources: the attempt log (read) and the queues (redrive). */
   readonly delivery: Pick<Delivery, "deliveriesTable" | "queue" | "deadLetterQueue">;
+  /** The bus, its archive and its ingest rule: replays (`POST /v1/event/replay`) replay the archive to that rule. @default no replays (501) */
+  readonly replay?: { readonly bus: IEventBus; readonly archive: Archive; readonly ingestRule: IRule };
   /** Internal CIDRs webhooks may be registered with anyway. @default none */
   readonly allowedCidrs?: readonly string[];
   readonly bundleDir: string;
@@ -64,8 +68,25 @@ export class SinksApi extends Construct {
         DELIVERY_QUEUE_URL: props.delivery.queue.queueUrl,
         DELIVERY_DLQ_URL: props.delivery.deadLetterQueue.queueUrl,
         ...(props.allowedCidrs?.length ? { [ALLOWED_CIDRS_ENV]: props.allowedCidrs.join(",") } : {}),
+        ...(props.replay ? { ARCHIVE_ARN: props.replay.archive.archiveArn, EVENT_BUS_ARN: props.replay.bus.eventBusArn, INGEST_RULE_ARN: props.replay.ingestRule.ruleArn } : {}),
       },
     });
+    if (props.replay) {
+      // StartReplay on the archive, and DescribeReplay of the replays it names (replay-<uuid>).
+      const stack = Stack.of(this);
+      this.handler.function.addToRolePolicy(
+        new PolicyStatement({
+          actions: ["events:StartReplay", "events:DescribeReplay"],
+          resources: [props.replay.archive.archiveArn, stack.formatArn({ service: "events", resource: "replay", resourceName: "replay-*" })],
+        }),
+      );
+      acknowledgeNag(
+        this.handler.function.role!,
+        // cdk-nag names the resource as synthesized: concrete region and account when the stack has them.
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:events:${Token.isUnresolved(stack.region) ? "<AWS::Region>" : stack.region}:${Token.isUnresolved(stack.account) ? "<AWS::AccountId>" : stack.account}:replay/replay-*]`,
+        "Each replay is named replay-<uuid> when it starts, so its ARN cannot be known in advance; the grant covers only DescribeReplay/StartReplay of replays with that prefix in this account and region.",
+      );
+    }
     props.table.grantReadWriteData(this.handler.function);
     props.delivery.deliveriesTable.grantReadData(this.handler.function);
     // Redrive: take a sink's messages off the dead-letter queue and send them back.

@@ -17,6 +17,8 @@ import { BUS_SOURCE } from "../../shared/streamer/event-contract";
 import { ensureStreamerTable } from "../../shared/streamer/streamer-table";
 import { startDynamoDbLocal } from "./dynamodb-local";
 import { busTargets } from "./eventbridge/bus-targets";
+import { localReplayer } from "./eventbridge/local-replayer";
+import { DynamoReplayStore } from "../../shared/replay/dynamo-replay-store";
 import { startLocalEventBridge } from "./eventbridge/local-eventbridge";
 import { startFauxqsServer } from "./fauxqs-server";
 import { startHttpApiServer } from "./http-api-server";
@@ -203,7 +205,10 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   ];
   stops.push(() => Promise.all(sources.map((source) => source.stop())));
 
-  const api = await startHttpApiServer(sinksApiFromEnv(env, createLogger("sinks-api")), { port: settings.port, host: settings.host });
+  // Replays read the local bus's archive, as EventBridge's replay reads the bus's archive in AWS.
+  const apiLogger = createLogger("sinks-api");
+  const replayer = localReplayer(targets, new DynamoReplayStore({ tableName: env.SINKS_TABLE!, client }), apiLogger);
+  const api = await startHttpApiServer(sinksApiFromEnv(env, apiLogger, { replayer }), { port: settings.port, host: settings.host });
   stops.push(() => api.close());
 
   const streamer: StreamerProcess = await startStreamerProcess(readStreamerConfig(env), createLogger("streamer"));

@@ -8,6 +8,8 @@ import type { DeliveryAttempt, DeliveryLog } from "../delivery/delivery-log";
 import { BlockedAddressError, type AddressGuard } from "../delivery/ssrf-guard";
 import { authenticate, checkTeamTopics, denied, describeList, namespacesOutside, owns, ownershipGuard, type Principal } from "./access";
 import { aclRoutes, type TokenStore } from "./acl-api";
+import { replayRoutes, type ReplayStore } from "./replay-api";
+import type { Replayer } from "../replay/replayer";
 import type { TokenSource } from "./auth";
 import { empty, HttpError, json, queryMeta, text, writeMeta, type Response } from "./http";
 import { matchRoute, parseJsonBody, type Request, type Route } from "./router";
@@ -27,6 +29,10 @@ export interface SinksApiDeps {
   readonly tokens: TokenSource;
   /** Stored tokens (management and team), for authentication and `/v1/acl/*`. */
   readonly acl: TokenStore;
+  /** Replays of the bus archive (`/v1/event/replay`). */
+  readonly replays: ReplayStore;
+  /** Starts and follows replays; absent when there is no archive (the replay endpoints answer 501). */
+  readonly replayer?: Replayer;
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -210,6 +216,7 @@ export function createSinksApi(deps: SinksApiDeps): (event: APIGatewayProxyEvent
       },
     }),
     ...aclRoutes(deps.acl, now),
+    ...replayRoutes({ replays: deps.replays, ...(deps.replayer ? { replayer: deps.replayer } : {}), sinks: store, logger }, now),
   ];
 
   async function serve(event: APIGatewayProxyEventV2): Promise<Response> {

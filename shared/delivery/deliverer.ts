@@ -174,6 +174,8 @@ export class Deliverer {
     for (let j = start + 1; j < size && members.length < limit; j++) {
       const next = parseAt(j);
       if ("error" in next) break;
+      // A replay's deliveries are marked as such: never in one POST with first deliveries or another replay's.
+      if (next.message.replay !== head.message.replay) break;
       if (pending !== undefined) {
         if (pending.Members[members.length] !== next.message.deliveryId) break;
       } else {
@@ -194,7 +196,7 @@ export class Deliverer {
     const events = await Promise.all(members.map((m) => this.restore(m.message)));
     const lastIndex = Math.max(...events.map((e) => e.Index));
     const firstIndex = Math.min(...events.map((e) => e.Index));
-    const body = webhookBody(lastIndex, events);
+    const body = webhookBody(lastIndex, events, head.message.replay);
     const headers = (this.options.sign ?? signatureHeaders)(signingSecrets(sink, now), id, Math.floor(now / 1000), body);
     const attemptNo = (pending?.Attempts ?? 0) + 1;
     const result = await this.options.webhooks.post(sink.Address, body, headers);
@@ -271,12 +273,14 @@ export class Deliverer {
 
 /**
  * A POST's body, in the shape of a Nomad event-stream frame: `{"Index":…,"Events":[…]}`, the
- * keys JSON.stringify writes, each payload as Nomad sent it (nomadEventJson).
+ * keys JSON.stringify writes, each payload as Nomad sent it (nomadEventJson); a replay's
+ * deliveries add `"Replay"`.
  */
-export function webhookBody(index: number, events: readonly NomadEvent[]): string {
+export function webhookBody(index: number, events: readonly NomadEvent[], replay?: string): string {
   let body = `{"Index":${index},"Events":[`;
   for (let i = 0; i < events.length; i++) body += (i > 0 ? "," : "") + nomadEventJson(events[i]!);
-  return `${body}]}`;
+  // A replay's deliveries say so, inside the signed body: `"Replay": "<replay ID>"`.
+  return `${body}]${replay !== undefined ? `,"Replay":${JSON.stringify(replay)}` : ""}}`;
 }
 
 export function formatDuration(ms: number): string {

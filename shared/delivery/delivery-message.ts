@@ -14,8 +14,19 @@ export const DeliveryMessageSchema = z.object({
   detail: NomadBusDetailSchema,
   /** Set on messages sent back by a redrive. */
   redriven: z.boolean().optional(),
+  /** The replay (its ID) this delivery is part of: the webhook body says so. */
+  replay: z.string().min(1).optional(),
 });
 export type DeliveryMessage = z.infer<typeof DeliveryMessageSchema>;
+
+/**
+ * The FIFO deduplication ID of a replayed event: unlike the delivery ID (kept, so the
+ * webhook sees the event's original ID), it differs per replay, so a replay within SQS's
+ * 5-minute window is not dropped as a duplicate of the first delivery.
+ */
+export function replayDeduplicationId(sinkId: string, eventId: string, replayId: string): string {
+  return createHash("sha256").update(`${sinkId}\u0000${eventId}\u0000${replayId}`).digest("hex").slice(0, 32);
+}
 
 /** Stable for a (sink, event) pair: 32 hex characters, valid as an SQS deduplication ID. */
 export function deliveryId(sinkId: string, eventId: string): string {
@@ -41,14 +52,15 @@ export function deliveryMessage(sinkId: string, detail: NomadBusDetail): Deliver
  * (busDetailJson: the payload as received), so one event matched by many sinks is
  * serialised once. Same keys, same order, same bytes.
  */
-export function deliveryMessageJson(sinkId: string, eventId: string, detailJson: string): string {
-  return `{"sinkId":${JSON.stringify(sinkId)},"deliveryId":"${deliveryId(sinkId, eventId)}","detail":${detailJson}}`;
+export function deliveryMessageJson(sinkId: string, eventId: string, detailJson: string, replay?: string): string {
+  return `{"sinkId":${JSON.stringify(sinkId)},"deliveryId":"${deliveryId(sinkId, eventId)}","detail":${detailJson}${replay !== undefined ? `,"replay":${JSON.stringify(replay)}` : ""}}`;
 }
 
 /** A whole message as JSON: JSON.stringify's keys and order, the event's payload as received (busDetailJson). */
 export function deliveryMessageBody(message: DeliveryMessage): string {
   const redriven = message.redriven !== undefined ? `,"redriven":${message.redriven}` : "";
-  return `{"sinkId":${JSON.stringify(message.sinkId)},"deliveryId":${JSON.stringify(message.deliveryId)},"detail":${busDetailJson(message.detail)}${redriven}}`;
+  const replay = message.replay !== undefined ? `,"replay":${JSON.stringify(message.replay)}` : "";
+  return `{"sinkId":${JSON.stringify(message.sinkId)},"deliveryId":${JSON.stringify(message.deliveryId)},"detail":${busDetailJson(message.detail)}${replay}${redriven}}`;
 }
 
 /**
@@ -62,7 +74,10 @@ export function decodeDeliveryMessage(value: unknown): { message: DeliveryMessag
   if (typeof v.sinkId !== "string" || v.sinkId === "") return { problem: "sinkId must be a non-empty string" };
   if (typeof v.deliveryId !== "string" || v.deliveryId === "") return { problem: "deliveryId must be a non-empty string" };
   if (v.redriven !== undefined && typeof v.redriven !== "boolean") return { problem: "redriven must be a boolean" };
+  if (v.replay !== undefined && (typeof v.replay !== "string" || v.replay === "")) return { problem: "replay must be a non-empty string" };
   const decoded = decodeNomadBusDetail(v.detail);
   if ("problem" in decoded) return decoded;
-  return { message: { sinkId: v.sinkId, deliveryId: v.deliveryId, detail: decoded.detail, ...(v.redriven !== undefined ? { redriven: v.redriven } : {}) } };
+  return {
+    message: { sinkId: v.sinkId, deliveryId: v.deliveryId, detail: decoded.detail, ...(v.replay !== undefined ? { replay: v.replay as string } : {}), ...(v.redriven !== undefined ? { redriven: v.redriven } : {}) },
+  };
 }

@@ -5,7 +5,7 @@ import type { MetricsSink } from "../observability/metrics";
 import { fullJitter, sleep } from "../retry/backoff";
 import { busDetailJson, decodeNomadBusDetail, GAP_TOPIC, type NomadBusDetail } from "../streamer/event-contract";
 import { describeValue } from "../errors";
-import { deliveryId, deliveryMessageJson } from "./delivery-message";
+import { deliveryId, deliveryMessageJson, replayDeduplicationId } from "./delivery-message";
 import { inScope, type RoutedSink, type SinkCache } from "./sink-cache";
 
 /** One record of the ingest queue: an EventBridge event as the bus's SQS target writes it. */
@@ -38,6 +38,8 @@ export interface FanoutOptions {
   /** Attempts per SendMessageBatch before the records are reported failed. @default 5 */
   readonly sendAttempts?: number;
   readonly retryBaseMs?: number;
+  /** Finds a replay by name, for replayed events (their `replay-name`): its SinkID limits them to one sink. */
+  readonly replays?: { get(id: string): Promise<{ readonly SinkID?: string } | undefined> };
   readonly logger: Logger;
   readonly metrics?: MetricsSink;
 }
@@ -55,6 +57,11 @@ export class MalformedIngestRecordError extends Error {
  * text (busDetailJson writes it as received, every digit of Nomad's int64 values intact).
  */
 export function parseIngestRecord(body: string): NomadBusDetail {
+  return parseIngestEnvelope(body).detail;
+}
+
+/** The Nomad event of an ingest record, and the replay it belongs to (EventBridge's `replay-name` on replayed events). */
+export function parseIngestEnvelope(body: string): { detail: NomadBusDetail; replayName?: string } {
   let envelope: unknown;
   try {
     envelope = JSON.parse(body);
@@ -66,7 +73,8 @@ export function parseIngestRecord(body: string): NomadBusDetail {
   const decoded = decodeNomadBusDetail(detail);
   if ("problem" in decoded) throw new MalformedIngestRecordError(`the record's detail is not a Nomad bus event: ${decoded.problem}`);
   rememberEventPayload(body, ["detail", "event"], decoded.detail.event);
-  return decoded.detail;
+  const replayName = (envelope as { "replay-name"?: unknown })["replay-name"];
+  return { detail: decoded.detail, ...(typeof replayName === "string" && replayName !== "" ? { replayName } : {}) };
 }
 
 /**
@@ -86,6 +94,7 @@ function matches({ sink, scope }: RoutedSink, detail: NomadBusDetail): boolean {
  */
 export class Fanout {
   private readonly maxMessageBytes: number;
+  private readonly replaySinks = new Map<string, string>();
 
   constructor(private readonly options: FanoutOptions) {
     this.maxMessageBytes = options.maxMessageBytes ?? SQS_DEFAULT_MAX_MESSAGE_BYTES;
@@ -95,10 +104,10 @@ export class Fanout {
   async handle(records: readonly IngestRecord[]): Promise<string[]> {
     const { logger, metrics } = this.options;
     const failed = new Set<string>();
-    const parsed: Array<{ record: IngestRecord; detail: NomadBusDetail }> = [];
+    const parsed: Array<{ record: IngestRecord; detail: NomadBusDetail; replayName?: string }> = [];
     for (const record of records) {
       try {
-        parsed.push({ record, detail: parseIngestRecord(record.body) });
+        parsed.push({ record, ...parseIngestEnvelope(record.body) });
       } catch (error) {
         // Never dropped: reported failed, it ends in the ingest dead-letter queue after the retries.
         logger.error("ingest record is not a Nomad bus event", { messageId: record.messageId, error: (error as Error).message });
@@ -111,8 +120,10 @@ export class Fanout {
     metrics?.add("FanoutEvents", "Count", parsed.length);
 
     let sinks;
+    let replayTargets: Map<string, string | undefined>;
     try {
       sinks = await this.options.sinks.enabledSinks();
+      replayTargets = await this.replayTargets(parsed);
     } catch (error) {
       logger.error("could not read the sinks; the batch will be retried", { error: (error as Error).message });
       return records.map((r) => r.messageId);
@@ -122,34 +133,37 @@ export class Fanout {
     // before anything later (its preparation failed, so the sink waits for the resend).
     const outgoing: Array<{ recordId: string; groupId: string; message?: OutgoingMessage }> = [];
     let entryIds = 0;
-    for (const { record, detail } of parsed) {
+    for (const { record, detail, replayName } of parsed) {
       const start = outgoing.length;
+      // A replayed event goes only to its replay's sink (all matching sinks when it names none).
+      const only = replayName !== undefined ? replayTargets.get(replayName) : undefined;
+      const targets = only !== undefined ? sinks.filter((s) => s.sink.ID === only) : sinks;
       try {
         // The detail is serialised once per event (and once more if it goes by reference), not per sink.
         let shared = detail;
         let detailJson: string | undefined;
-        for (const routed of sinks) {
+        for (const routed of targets) {
           if (!matches(routed, detail)) continue;
           const { sink } = routed;
           detailJson ??= busDetailJson(shared);
-          let body = deliveryMessageJson(sink.ID, detail.id, detailJson);
+          let body = deliveryMessageJson(sink.ID, detail.id, detailJson, replayName);
           let bytes = Buffer.byteLength(body);
           if (bytes > this.maxMessageBytes && shared.payloadRef === undefined) {
             if (!this.options.offload) throw new Error(`event ${detail.id} makes a ${bytes}-byte delivery message, over SQS's ${this.maxMessageBytes}, and no payload bucket is configured (PAYLOAD_BUCKET)`);
             shared = await this.options.offload(detail);
             detailJson = busDetailJson(shared);
-            body = deliveryMessageJson(sink.ID, detail.id, detailJson);
+            body = deliveryMessageJson(sink.ID, detail.id, detailJson, replayName);
             bytes = Buffer.byteLength(body);
           }
           if (bytes > this.maxMessageBytes) throw new Error(`event ${detail.id} makes a ${bytes}-byte delivery message even by reference, over SQS's ${this.maxMessageBytes}`);
-          outgoing.push({ recordId: record.messageId, groupId: sink.ID, message: { id: `m${entryIds++}`, body, groupId: sink.ID, deduplicationId: deliveryId(sink.ID, detail.id) } });
+          outgoing.push({ recordId: record.messageId, groupId: sink.ID, message: { id: `m${entryIds++}`, body, groupId: sink.ID, deduplicationId: replayName !== undefined ? replayDeduplicationId(sink.ID, detail.id, replayName) : deliveryId(sink.ID, detail.id) } });
         }
       } catch (error) {
         logger.error("could not prepare deliveries for an event", { eventId: detail.id, messageId: record.messageId, error: (error as Error).message });
         failed.add(record.messageId);
         // Every sink the event is for holds its later events until the record's resend.
         outgoing.length = start;
-        for (const routed of sinks) if (matches(routed, detail)) outgoing.push({ recordId: record.messageId, groupId: routed.sink.ID });
+        for (const routed of targets) if (matches(routed, detail)) outgoing.push({ recordId: record.messageId, groupId: routed.sink.ID });
       }
     }
 
@@ -194,6 +208,24 @@ export class Fanout {
     }
     if (failed.size > 0) metrics?.add("FanoutFailedRecords", "Count", failed.size);
     return [...failed];
+  }
+
+  /** The sink each replay of the batch is limited to (undefined: every matching sink); replays are looked up once each. */
+  private async replayTargets(parsed: ReadonlyArray<{ replayName?: string }>): Promise<Map<string, string | undefined>> {
+    const targets = new Map<string, string | undefined>();
+    for (const { replayName } of parsed) {
+      if (replayName === undefined || targets.has(replayName)) continue;
+      let sinkId = this.replaySinks.get(replayName);
+      if (sinkId === undefined) {
+        const replay = await this.options.replays?.get(replayName);
+        if (replay === undefined) this.options.logger.warn("a replayed event's replay is unknown; it goes to every matching sink", { replayName });
+        // A replay's sink never changes: remembered for the function's life.
+        sinkId = replay?.SinkID ?? "";
+        this.replaySinks.set(replayName, sinkId);
+      }
+      targets.set(replayName, sinkId === "" ? undefined : sinkId);
+    }
+    return targets;
   }
 
   private async sendWithRetries(messages: OutgoingMessage[]): Promise<Array<{ id: string; error: string }>> {

@@ -109,6 +109,7 @@ describe("CDK: cdk-nag (AWS Solutions)", () => {
         "NomadEventSinks/SinksApi/Api/DefaultRoute AwsSolutions-APIG4",
         "NomadEventSinks/SinksApi/Handler/Function AwsSolutions-L1",
         "NomadEventSinks/SinksApi/Handler/Role AwsSolutions-IAM5[Resource::*]",
+        "NomadEventSinks/SinksApi/Handler/Role AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:replay/replay-*]",
         "NomadEventSinks/SinksApi/ManagementToken AwsSolutions-SMG4",
         "NomadEventSinks/Streamer/Task AwsSolutions-ECS2",
         "NomadEventSinks/Streamer/Task/ExecutionRole AwsSolutions-IAM5[Resource::*]",

@@ -103,16 +103,20 @@ describe("CDK: least privilege", () => {
     expect(grants.flatMap((g) => g.actions).filter((a) => a.startsWith("s3:"))).toEqual(["s3:GetObject"]);
   });
 
-  it("no function may send to the ingest queue or either bus dead-letter queue (only the rule may), nor touch the bus", () => {
+  it("no function may send to the ingest queue or either bus dead-letter queue (only the rule may), nor touch the bus; the sinks API may only start and read archive replays", () => {
     for (const fn of [/^FanoutHandler/, /^DeliveryHandler/, /^SinksApiHandler/]) {
       const grants = grantsOf(template, fn);
       expect(resourcesFor(grants, "sqs:SendMessage").filter((r) => r.startsWith("Bus"))).toEqual([]);
-      expect(grants.flatMap((g) => g.actions).filter((a) => a.startsWith("events:"))).toEqual([]);
+      const events = grants.flatMap((g) => g.actions).filter((a) => a.startsWith("events:"));
+      expect(events.sort()).toEqual(fn.source.includes("SinksApi") ? ["events:DescribeReplay", "events:StartReplay"] : []);
     }
+    // On the archive and on replays of its own naming, nothing else (not the bus: EventBridge itself puts replayed events).
+    const replayGrants = grantsOf(template, /^SinksApiHandler/).filter((g) => g.actions.some((a) => a.startsWith("events:")));
+    expect(replayGrants.flatMap((g) => g.resources).sort()).toEqual(["BusArchiveD76499E2", "arn:AWS::Partition:events:AWS::Region:AWS::AccountId:replay/replay-*"].sort());
   });
 
-  it("the sinks API has no access to the ingest side or the payload bucket", () => {
+  it("the sinks API has no access to the ingest side or the payload bucket (only the archive, to replay it)", () => {
     const resources = grantsOf(template, /^SinksApiHandler/).flatMap((g) => g.resources);
-    expect(resources.filter((r) => /^(Bus|Payloads)/.test(r))).toEqual([]);
+    expect(resources.filter((r) => /^(Bus|Payloads)/.test(r))).toEqual(["BusArchiveD76499E2"]);
   });
 });

@@ -6,6 +6,8 @@ import { createSinksApi } from "../../shared/api/sinks-api";
 import { ensureSinksTable } from "../../shared/sinks/create-sinks-table";
 import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
 import { DynamoTokenStore } from "../../shared/tokens/dynamo-token-store";
+import { DynamoReplayStore } from "../../shared/replay/dynamo-replay-store";
+import type { Replayer } from "../../shared/replay/replayer";
 import { DynamoDeliveryLog, ensureDeliveriesTable } from "../../shared/delivery/delivery-log";
 import { SqsDeliveryQueue } from "../../shared/delivery/sqs-delivery-queue";
 import { AddressGuard } from "../../shared/delivery/ssrf-guard";
@@ -37,7 +39,7 @@ export function fakeResolver(names: Record<string, string[]> = {}): (hostname: s
 }
 
 /** The real sinks API over fresh DynamoDB Local tables and fauxqs queues; DNS is `fakeResolver(options.dns)`. */
-export async function newSinksApi(options: { now?: () => number; dns?: Record<string, string[]>; allowedCidrs?: string[] } = {}) {
+export async function newSinksApi(options: { now?: () => number; dns?: Record<string, string[]>; allowedCidrs?: string[]; replayer?: Replayer } = {}) {
   const { store, tableName, client } = await newDynamoSinkStore();
   const deliveriesTable = uniqueName("deliveries");
   await ensureDeliveriesTable(client, deliveriesTable);
@@ -52,6 +54,8 @@ export async function newSinksApi(options: { now?: () => number; dns?: Record<st
     store,
     tokens: staticTokenSource(TEST_TOKEN),
     acl: tokens,
+    replays: new DynamoReplayStore({ tableName, client }),
+    ...(options.replayer ? { replayer: options.replayer } : {}),
     logger,
     addressGuard: new AddressGuard({ resolve: fakeResolver(options.dns), allowedCidrs: options.allowedCidrs ?? [] }),
     deliveries,

@@ -1,4 +1,6 @@
+import { createReadStream } from "node:fs";
 import { appendFile, mkdir, rename, stat } from "node:fs/promises";
+import { createInterface } from "node:readline";
 import { dirname } from "node:path";
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from "@aws-sdk/client-sqs";
 import { fullJitter, sleep } from "../../../shared/retry/backoff";
@@ -28,7 +30,22 @@ export interface BusTargetsOptions {
 
 export interface BusTargets {
   readonly onAccepted: (events: readonly AcceptedEvent[]) => Promise<void>;
+  /**
+   * Replays the archive's events whose `time` is in [from, to) through the rule, in archive
+   * order, each with `"replay-name": name` as EventBridge adds it (replayed events are not
+   * archived again). Calls `onProgress` after each batch; resolves with the count.
+   */
+  readonly replay: (options: { name: string; from: number; to: number; onProgress?: (replayed: number, lastTime: number) => void }) => Promise<number>;
   readonly stats: { routed: number; archived: number };
+}
+
+/** The envelope's own `time` and `source` (they come before `detail` in every archived line). */
+function envelopeHead(line: string): { time: number; source: string } | undefined {
+  const head = line.slice(0, line.indexOf(',"detail":'));
+  const time = /"time":"([^"]+)"/.exec(head)?.[1];
+  const source = /"source":"((?:[^"\\]|\\.)*)"/.exec(head)?.[1];
+  if (time === undefined || source === undefined) return undefined;
+  return { time: Date.parse(time), source: JSON.parse(`"${source}"`) as string };
 }
 
 const SEND_ATTEMPTS = 5;
@@ -69,29 +86,64 @@ export function busTargets(options: BusTargetsOptions): BusTargets {
     }
   };
 
+  /** Sends bodies through the rule in batches of at most 10 entries and maxBatchBytes, in order. */
+  const route = async (bodies: readonly string[]) => {
+    let batch: string[] = [];
+    let bytes = 0;
+    for (const body of bodies) {
+      const size = Buffer.byteLength(body);
+      if (batch.length > 0 && (batch.length === 10 || bytes + size > maxBatchBytes)) {
+        await send(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(body);
+      bytes += size;
+    }
+    if (batch.length > 0) await send(batch);
+  };
+
   return {
     stats,
+    replay: async ({ name, from, to, onProgress }) => {
+      const file = options.archiveFile;
+      if (file === undefined) throw new Error("this bus keeps no archive to replay from");
+      await archiveReady;
+      let replayed = 0;
+      let lastTime = 0;
+      const marker = `,"replay-name":${JSON.stringify(name)},"detail":`;
+      for (const path of [`${file}.1`, file]) {
+        const exists = await stat(path).then(
+          () => true,
+          () => false,
+        );
+        if (!exists) continue;
+        let pending: string[] = [];
+        for await (const line of createInterface({ input: createReadStream(path, "utf8"), crlfDelay: Infinity })) {
+          const head = line === "" ? undefined : envelopeHead(line);
+          if (head === undefined || head.time < from || head.time >= to || !options.sources.includes(head.source)) continue;
+          pending.push(line.replace(',"detail":', marker));
+          lastTime = head.time;
+          if (pending.length === 100) {
+            await route(pending);
+            replayed += pending.length;
+            pending = [];
+            onProgress?.(replayed, lastTime);
+          }
+        }
+        await route(pending);
+        replayed += pending.length;
+        onProgress?.(replayed, lastTime);
+      }
+      return replayed;
+    },
     onAccepted: async (events) => {
       const bodies = events.map((event) => eventEnvelopeJson(event));
       if (options.archiveFile !== undefined) {
         await archive(options.archiveFile, bodies.join("\n") + "\n");
         stats.archived += bodies.length;
       }
-      const routed = bodies.filter((_, i) => options.sources.includes(events[i]!.source));
-      // Batches of at most 10 entries and maxBatchBytes, in order.
-      let batch: string[] = [];
-      let bytes = 0;
-      for (const body of routed) {
-        const size = Buffer.byteLength(body);
-        if (batch.length > 0 && (batch.length === 10 || bytes + size > maxBatchBytes)) {
-          await send(batch);
-          batch = [];
-          bytes = 0;
-        }
-        batch.push(body);
-        bytes += size;
-      }
-      if (batch.length > 0) await send(batch);
+      await route(bodies.filter((_, i) => options.sources.includes(events[i]!.source)));
     },
   };
 }
