@@ -4,7 +4,7 @@ import type { MetricsSink } from "../observability/metrics";
 import { signingSecrets, type Sink } from "../sinks/sink";
 import type { SinkStore } from "../sinks/sink-store";
 import type { PayloadRef } from "../streamer/event-contract";
-import type { AttemptOutcome, DeliveryLog, PendingDelivery } from "./delivery-log";
+import type { AttemptOutcome, DeliveryAttempt, DeliveryLog, PendingDelivery } from "./delivery-log";
 import { decodeDeliveryMessage, webhookId, type DeliveryMessage } from "./delivery-message";
 import { backoffMs, visibilitySeconds, type RetryPolicy } from "./retry-policy";
 import { signatureHeaders } from "./signature";
@@ -72,21 +72,38 @@ interface Parsed {
 }
 
 /**
+ * What one `handle()` call writes before it returns, gathered while it delivers: the
+ * attempt records (one BatchWriteItem) and each sink's highest delivered index (one
+ * LatestIndex advance per sink), instead of a write of each per POST.
+ */
+interface BatchWrites {
+  readonly attempts: DeliveryAttempt[];
+  readonly highest: Map<string, number>;
+  /** Per sink, the events delivered and each POST's DeliveryAge: counted once its writes are done. */
+  readonly delivered: Map<string, { events: number; ages: number[] }>;
+}
+
+/**
  * Delivers the FIFO queue's messages to webhooks, sink by sink and in order: consecutive
  * messages of one sink are coalesced into one signed POST; a failure hides the failed
  * message for the retry wait and reports it and every later message of its sink as not
  * done, so the sink's order holds; past the retry horizon, or when the webhook answers
- * 410, messages go to the dead-letter queue. Every attempt is logged.
+ * 410, messages go to the dead-letter queue. Every attempt is logged: the records of a
+ * batch are written together, with the sinks' LatestIndex advances, before `handle()`
+ * returns (so before any of its messages is deleted); a sink whose writes fail has all its
+ * messages of the batch reported as not done, to be delivered again.
  */
 export class Deliverer {
   private readonly now: () => number;
   private readonly maxEvents: number;
   private readonly maxBytes: number;
+  private readonly sign: typeof signatureHeaders;
 
   constructor(private readonly options: DelivererOptions) {
     this.now = options.now ?? Date.now;
     this.maxEvents = options.maxEventsPerRequest ?? 10;
     this.maxBytes = options.maxRequestBytes ?? 262_144;
+    this.sign = options.sign ?? signatureHeaders;
   }
 
   /** Returns the IDs of messages to report as failed (SQS partial batch response). */
@@ -98,12 +115,58 @@ export class Deliverer {
       else groups.set(message.groupId, [message]);
     }
     const receivedAt = this.now();
-    const failed = await Promise.all([...groups.entries()].map(([sinkId, group]) => this.deliverGroup(sinkId, group, receivedAt)));
-    return failed.flat();
+    const writes: BatchWrites = { attempts: [], highest: new Map(), delivered: new Map() };
+    const entries = [...groups];
+    const failed = await Promise.all(entries.map(([sinkId, group]) => this.deliverGroup(sinkId, group, receivedAt, writes)));
+    const unwritten = await this.write(writes);
+    for (const [sinkId, { events, ages }] of writes.delivered) {
+      if (unwritten.has(sinkId)) continue;
+      this.count("Delivered", events);
+      // From the moment the fan-out queued the first event of a POST to its arrival.
+      for (const age of ages) this.options.metrics?.add("DeliveryAge", "Milliseconds", age);
+    }
+    const notDone: string[] = [];
+    for (let g = 0; g < entries.length; g++) {
+      const [sinkId, group] = entries[g]!;
+      if (unwritten.has(sinkId)) for (const m of group) notDone.push(m.messageId);
+      else for (const id of failed[g]!) notDone.push(id);
+    }
+    return notDone;
+  }
+
+  /**
+   * Writes a batch's attempt records and LatestIndex advances, together; returns the sinks
+   * whose writes failed (their messages are then reported as not done: delivered again
+   * rather than deleted unlogged).
+   */
+  private async write({ attempts, highest }: BatchWrites): Promise<ReadonlySet<string>> {
+    const unwritten = new Set<string>();
+    if (attempts.length === 0 && highest.size === 0) return unwritten;
+    const { logger } = this.options;
+    const writing: Array<Promise<unknown>> = [];
+    if (attempts.length > 0) {
+      writing.push(
+        this.options.log.recordAll(attempts).catch((error: unknown) => {
+          const sinkIds = new Set(attempts.map((a) => a.SinkID));
+          for (const sinkId of sinkIds) unwritten.add(sinkId);
+          logger.error("delivery attempts could not be recorded; the batch's messages of their sinks will be delivered again", { sinkIds: [...sinkIds], attempts: attempts.length, error: (error as Error).message });
+        }),
+      );
+    }
+    for (const [sinkId, index] of highest) {
+      writing.push(
+        this.options.sinks.advanceLatestIndex(sinkId, index).catch((error: unknown) => {
+          unwritten.add(sinkId);
+          logger.error("a sink's LatestIndex could not be advanced; its messages of this batch will be delivered again", { sinkId, index, error: (error as Error).message });
+        }),
+      );
+    }
+    await Promise.all(writing);
+    return unwritten;
   }
 
   /** Delivers one sink's messages in order; returns those not done. */
-  private async deliverGroup(sinkId: string, group: readonly QueuedMessage[], receivedAt: number): Promise<string[]> {
+  private async deliverGroup(sinkId: string, group: readonly QueuedMessage[], receivedAt: number, writes: BatchWrites): Promise<string[]> {
     const { logger } = this.options;
     let i = 0;
     try {
@@ -121,18 +184,21 @@ export class Deliverer {
         const head = group[i]!;
         const parsedHead = parseAt(i);
         if ("error" in parsedHead) {
-          await this.deadLetter([head], sinkId, parsedHead.error, 0);
+          await this.deadLetter([head], parsedHead.error, 0, undefined, writes);
           i++;
           continue;
         }
         if (disabled !== undefined) {
-          await this.deadLetter([head], sinkId, `the sink is disabled: ${disabled}`, 0, parsedHead.message);
+          const reason = `the sink is disabled: ${disabled}`;
+          const index = parsedHead.message.detail.event.Index;
+          const record: DeliveryAttempt = { SinkID: sinkId, DeliveryID: webhookId([parsedHead.message.deliveryId]), Attempt: 0, Outcome: "dead-lettered", StatusCode: 0, LatencyMs: 0, Error: reason, Events: 1, FirstIndex: index, LastIndex: index, At: this.now() };
+          await this.deadLetter([head], reason, 0, record, writes);
           i++;
           continue;
         }
         const pending = head.receiveCount > 1 ? await this.options.log.pending(sinkId, parsedHead.message.deliveryId) : undefined;
         const members = this.compose(group.length, i, parseAt, parsedHead, pending);
-        const outcome = await this.attempt(sink, members, pending, receivedAt);
+        const outcome = await this.attempt(sink, members, pending, receivedAt, writes);
         if (typeof outcome === "object") {
           await this.options.queue.retryLater(head, outcome.seconds, group.slice(i + 1));
           return group.slice(i).map((m) => m.messageId);
@@ -170,6 +236,7 @@ export class Deliverer {
   private compose(size: number, start: number, parseAt: (j: number) => Parsed | { error: string }, head: Parsed, pending: PendingDelivery | undefined): Parsed[] {
     const members: Parsed[] = [head];
     const limit = pending !== undefined ? pending.Members.length : this.maxEvents;
+    if (limit <= 1) return members;
     let bytes = requestBytes(head);
     for (let j = start + 1; j < size && members.length < limit; j++) {
       const next = parseAt(j);
@@ -187,33 +254,37 @@ export class Deliverer {
     return members;
   }
 
-  private async attempt(sink: Sink, members: Parsed[], pending: PendingDelivery | undefined, receivedAt: number): Promise<"delivered" | "gone" | "dead-lettered" | { seconds: number }> {
-    const { log, logger } = this.options;
+  private async attempt(sink: Sink, members: Parsed[], pending: PendingDelivery | undefined, receivedAt: number, writes: BatchWrites): Promise<"delivered" | "gone" | "dead-lettered" | { seconds: number }> {
+    const { log, logger, metrics } = this.options;
     const head = members[0]!;
     const now = this.now();
-    const ids = members.map((m) => m.message.deliveryId);
-    const id = webhookId(ids);
-    const events = await Promise.all(members.map((m) => this.restore(m.message)));
-    const lastIndex = Math.max(...events.map((e) => e.Index));
-    const firstIndex = Math.min(...events.map((e) => e.Index));
+    const id = webhookId(members.map((m) => m.message.deliveryId));
+    // Claim-checked payloads are fetched back; the rest go out as the messages carry them.
+    const events = members.some((m) => m.message.detail.payloadRef !== undefined) ? await Promise.all(members.map((m) => this.restore(m.message))) : members.map((m) => m.message.detail.event);
+    let firstIndex = events[0]!.Index;
+    let lastIndex = firstIndex;
+    for (const e of events) {
+      if (e.Index > lastIndex) lastIndex = e.Index;
+      if (e.Index < firstIndex) firstIndex = e.Index;
+    }
     const body = webhookBody(lastIndex, events, head.message.replay);
-    const headers = (this.options.sign ?? signatureHeaders)(signingSecrets(sink, now), id, Math.floor(now / 1000), body);
+    const headers = this.sign(signingSecrets(sink, now), id, Math.floor(now / 1000), body);
     const attemptNo = (pending?.Attempts ?? 0) + 1;
     const result = await this.options.webhooks.post(sink.Address, body, headers);
     const at = this.now();
-    const base = { SinkID: sink.ID, DeliveryID: id, Attempt: attemptNo, StatusCode: result.status ?? 0, LatencyMs: result.latencyMs, Events: members.length, FirstIndex: firstIndex, LastIndex: lastIndex, At: at };
-    this.options.metrics?.add("DeliveryLatency", "Milliseconds", result.latencyMs);
-
+    metrics?.add("DeliveryLatency", "Milliseconds", result.latencyMs);
+    const made = { sinkId: sink.ID, id, attempt: attemptNo, result, events: members.length, firstIndex, lastIndex, at };
     if (result.outcome === "delivered") {
-      // Independent writes: made together.
-      await Promise.all([
-        this.options.sinks.advanceLatestIndex(sink.ID, lastIndex),
-        log.record({ ...base, Outcome: "delivered", Error: "" }),
-        pending ? log.clearPending(sink.ID, head.message.deliveryId) : undefined,
-      ]);
-      this.count("Delivered", members.length);
-      // From the moment the fan-out queued the first event to its arrival.
-      this.options.metrics?.add("DeliveryAge", "Milliseconds", at - head.queued.sentAt);
+      writes.attempts.push(attemptRecord(made, "delivered", ""));
+      const highest = writes.highest.get(sink.ID);
+      if (highest === undefined || lastIndex > highest) writes.highest.set(sink.ID, lastIndex);
+      const delivered = writes.delivered.get(sink.ID);
+      if (delivered === undefined) writes.delivered.set(sink.ID, { events: members.length, ages: [at - head.queued.sentAt] });
+      else {
+        delivered.events += members.length;
+        delivered.ages.push(at - head.queued.sentAt);
+      }
+      if (pending) await log.clearPending(sink.ID, head.message.deliveryId);
       return "delivered";
     }
 
@@ -222,7 +293,7 @@ export class Deliverer {
       await this.options.sinks.disable(sink.ID, reason, at);
       logger.warn("webhook answered 410 Gone: sink disabled", { sinkId: sink.ID, address: sink.Address });
       this.count("SinksDisabled", 1);
-      await this.deadLetter(members.map((m) => m.queued), sink.ID, reason, attemptNo, undefined, { ...base, Outcome: "disabled", Error: result.error });
+      await this.deadLetter(members.map((m) => m.queued), reason, attemptNo, attemptRecord(made, "disabled", result.error), writes);
       if (pending) await log.clearPending(sink.ID, head.message.deliveryId);
       return "gone";
     }
@@ -231,7 +302,7 @@ export class Deliverer {
     const { policy } = this.options;
     if (age >= policy.horizonMs) {
       const reason = `still failing after the ${formatDuration(policy.horizonMs)} retry horizon (${attemptNo} attempts); last error: ${result.error}`;
-      await this.deadLetter(members.map((m) => m.queued), sink.ID, reason, attemptNo, undefined, { ...base, Outcome: "dead-lettered", Error: result.error });
+      await this.deadLetter(members.map((m) => m.queued), reason, attemptNo, attemptRecord(made, "dead-lettered", result.error), writes);
       if (pending) await log.clearPending(sink.ID, head.message.deliveryId);
       logger.warn("delivery dead-lettered after the retry horizon", { sinkId: sink.ID, deliveryId: id, attempts: attemptNo, error: result.error });
       return "dead-lettered";
@@ -240,10 +311,9 @@ export class Deliverer {
     // The last try happens at the horizon, not after it.
     const waitMs = Math.min(Math.max(wanted, MIN_RETRY_MS), Math.max(MIN_RETRY_MS, policy.horizonMs - age));
     const seconds = visibilitySeconds(waitMs, receivedAt, at);
-    await Promise.all([
-      log.savePending(sink.ID, head.message.deliveryId, { Members: members.map((m) => m.message.deliveryId), Attempts: attemptNo, FirstAttemptAt: pending?.FirstAttemptAt ?? now, LastError: result.error }),
-      log.record({ ...base, Outcome: "retrying", Error: result.error, NextAttemptAt: at + seconds * 1000 }),
-    ]);
+    // The retry reads the pending record to repeat this request: written before the message is hidden.
+    await log.savePending(sink.ID, head.message.deliveryId, { Members: members.map((m) => m.message.deliveryId), Attempts: attemptNo, FirstAttemptAt: pending?.FirstAttemptAt ?? now, LastError: result.error });
+    writes.attempts.push(attemptRecord(made, "retrying", result.error, at + seconds * 1000));
     this.count("DeliveryRetries", 1);
     logger.info("delivery failed; will retry", { sinkId: sink.ID, deliveryId: id, attempt: attemptNo, error: result.error, retryInSeconds: seconds });
     return { seconds };
@@ -256,19 +326,39 @@ export class Deliverer {
     return { ...event, Payload: await this.options.fetchPayload(payloadRef) };
   }
 
-  private async deadLetter(queued: readonly QueuedMessage[], sinkId: string, reason: string, attempts: number, message?: DeliveryMessage, attempt?: Parameters<DeliveryLog["record"]>[0]): Promise<void> {
+  /** Copies messages to the dead-letter queue at once; their attempt record (if any) is written with the batch's. */
+  private async deadLetter(queued: readonly QueuedMessage[], reason: string, attempts: number, record: DeliveryAttempt | undefined, writes: BatchWrites): Promise<void> {
     for (const m of queued) await this.options.queue.deadLetter(m, reason, attempts);
-    if (attempt) await this.options.log.record(attempt);
-    else if (message) {
-      const index = message.detail.event.Index;
-      await this.options.log.record({ SinkID: sinkId, DeliveryID: webhookId([message.deliveryId]), Attempt: 0, Outcome: "dead-lettered" satisfies AttemptOutcome, StatusCode: 0, LatencyMs: 0, Error: reason, Events: 1, FirstIndex: index, LastIndex: index, At: this.now() });
-    }
+    if (record) writes.attempts.push(record);
     this.count("DeadLettered", queued.length);
   }
 
   private count(name: string, value: number): void {
     this.options.metrics?.add(name, "Count", value);
   }
+}
+
+/** The record of one POST, made by `attempt()`. */
+function attemptRecord(
+  made: { sinkId: string; id: string; attempt: number; result: AttemptResult; events: number; firstIndex: number; lastIndex: number; at: number },
+  outcome: AttemptOutcome,
+  error: string,
+  nextAttemptAt?: number,
+): DeliveryAttempt {
+  const record: DeliveryAttempt = {
+    SinkID: made.sinkId,
+    DeliveryID: made.id,
+    Attempt: made.attempt,
+    Outcome: outcome,
+    StatusCode: made.result.status ?? 0,
+    LatencyMs: made.result.latencyMs,
+    Error: error,
+    Events: made.events,
+    FirstIndex: made.firstIndex,
+    LastIndex: made.lastIndex,
+    At: made.at,
+  };
+  return nextAttemptAt !== undefined ? { ...record, NextAttemptAt: nextAttemptAt } : record;
 }
 
 /**

@@ -1,4 +1,5 @@
 import {
+  BatchWriteItemCommand,
   DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
@@ -6,9 +7,11 @@ import {
   QueryCommand,
   UpdateTimeToLiveCommand,
   type AttributeValue,
+  type WriteRequest,
   type DynamoDBClientConfig,
 } from "@aws-sdk/client-dynamodb";
 import { ensurePkSkTable } from "../dynamo/pk-sk-table";
+import { fullJitter, sleep } from "../retry/backoff";
 import { SQS_MAX_RETENTION_SECONDS } from "./retry-policy";
 import { ValidationError } from "../errors";
 
@@ -61,6 +64,11 @@ export interface PendingDelivery {
 
 export interface DeliveryLog {
   record(attempt: DeliveryAttempt): Promise<void>;
+  /**
+   * Records several attempts together (the deliverer writes those of one batch at once).
+   * Resolves once every one is written; rejects, saying how many were not, otherwise.
+   */
+  recordAll(attempts: readonly DeliveryAttempt[]): Promise<void>;
   /** The newest attempts first; `nextToken` continues where a page stopped. */
   list(sinkId: string, page: { limit: number; nextToken?: string }): Promise<{ attempts: DeliveryAttempt[]; nextToken?: string }>;
   pending(sinkId: string, firstDeliveryId: string): Promise<PendingDelivery | undefined>;
@@ -72,6 +80,12 @@ export interface DynamoDeliveryLogOptions {
   readonly tableName: string;
   /** How long attempts are kept. @default 7 */
   readonly ttlDays?: number;
+  /**
+   * How often `recordAll` sends again the items DynamoDB left unprocessed (throttling),
+   * waiting `unprocessedRetryBaseMs` × 2ⁿ (with jitter) before each. @default 6, 50 ms
+   */
+  readonly unprocessedRetries?: number;
+  readonly unprocessedRetryBaseMs?: number;
   readonly client?: DynamoDBClient;
   readonly clientConfig?: DynamoDBClientConfig;
 }
@@ -80,6 +94,8 @@ type Item = Record<string, AttributeValue>;
 
 const partition = (sinkId: string): AttributeValue => ({ S: `SINK#${sinkId}` });
 const ATTEMPT_PREFIX = "ATTEMPT#";
+/** BatchWriteItem's limit on items per request. */
+const BATCH_WRITE_MAX_ITEMS = 25;
 
 export class DynamoDeliveryLog implements DeliveryLog {
   private readonly client: DynamoDBClient;
@@ -91,6 +107,43 @@ export class DynamoDeliveryLog implements DeliveryLog {
   }
 
   async record(attempt: DeliveryAttempt): Promise<void> {
+    await this.client.send(new PutItemCommand({ TableName: this.options.tableName, Item: this.attemptItem(attempt) }));
+  }
+
+  async recordAll(attempts: readonly DeliveryAttempt[]): Promise<void> {
+    if (attempts.length === 0) return;
+    // One key twice in a request is refused by BatchWriteItem; as with PutItem, the last one stands.
+    const items = new Map<string, Item>();
+    for (const attempt of attempts) {
+      const item = this.attemptItem(attempt);
+      items.set(`${item.pk!.S}\u0000${item.sk!.S}`, item);
+    }
+    const all = [...items.values()];
+    const chunks: Item[][] = [];
+    for (let i = 0; i < all.length; i += BATCH_WRITE_MAX_ITEMS) chunks.push(all.slice(i, i + BATCH_WRITE_MAX_ITEMS));
+    await Promise.all(chunks.map((chunk) => this.batchWrite(chunk)));
+  }
+
+  /** One BatchWriteItem of up to 25 puts, sending again what comes back unprocessed. */
+  private async batchWrite(items: Item[]): Promise<void> {
+    const { tableName } = this.options;
+    const retries = this.options.unprocessedRetries ?? 6;
+    const baseMs = this.options.unprocessedRetryBaseMs ?? 50;
+    let requests: WriteRequest[] = items.map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; ; attempt++) {
+      const { UnprocessedItems } = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: requests } }));
+      const left = UnprocessedItems?.[tableName] ?? [];
+      if (left.length === 0) return;
+      if (attempt >= retries) {
+        throw new Error(`${left.length} of ${items.length} delivery attempt records were not written to ${tableName}: DynamoDB left them unprocessed ${attempt + 1} times (throttled)`);
+      }
+      requests = left;
+      // Exponential backoff with full jitter, as AWS advises for unprocessed items.
+      await sleep(fullJitter(attempt, baseMs, baseMs * 2 ** retries));
+    }
+  }
+
+  private attemptItem(attempt: DeliveryAttempt): Item {
     const sk = `${ATTEMPT_PREFIX}${String(attempt.At).padStart(13, "0")}#${attempt.DeliveryID}#${attempt.Attempt}`;
     const item: Item = {
       pk: partition(attempt.SinkID),
@@ -107,9 +160,9 @@ export class DynamoDeliveryLog implements DeliveryLog {
       LastIndex: { N: String(attempt.LastIndex) },
       At: { N: String(attempt.At) },
       [DELIVERIES_TTL_ATTRIBUTE]: { N: String(Math.floor(attempt.At / 1000) + this.ttlSeconds) },
-      ...(attempt.NextAttemptAt !== undefined ? { NextAttemptAt: { N: String(attempt.NextAttemptAt) } } : {}),
     };
-    await this.client.send(new PutItemCommand({ TableName: this.options.tableName, Item: item }));
+    if (attempt.NextAttemptAt !== undefined) item.NextAttemptAt = { N: String(attempt.NextAttemptAt) };
+    return item;
   }
 
   async list(sinkId: string, page: { limit: number; nextToken?: string }): Promise<{ attempts: DeliveryAttempt[]; nextToken?: string }> {

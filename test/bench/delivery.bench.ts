@@ -5,7 +5,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Agent, request } from "undici";
 import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
 import { Deliverer, type DeliveryQueueControl, type QueuedMessage } from "../../shared/delivery/deliverer";
-import type { DeliveryLog } from "../../shared/delivery/delivery-log";
+import type { DeliveryAttempt, DeliveryLog } from "../../shared/delivery/delivery-log";
 import { DeliveryMessageSchema, deliveryMessage, webhookId } from "../../shared/delivery/delivery-message";
 import { DEFAULT_RETRY_POLICY } from "../../shared/delivery/retry-policy";
 import { signatureHeaders } from "../../shared/delivery/signature";
@@ -43,6 +43,9 @@ import { cpuSeconds, report, type Figure } from "./harness";
  * - Signing: the same uncoalesced deliver arm with `sign` replaced by a function returning
  *   the same header names with fixed values (no HMAC), vs real Standard Webhooks signing
  *   (the goal figure: one HMAC per event, the worst case); the same pair coalesced as an extra.
+ * - Reference (no goal): the same POSTs through undici's `dispatch` with a bare handler, the
+ *   API the deliver path's WebhookClient uses (no response stream), so the report shows the
+ *   deliver path against the leanest client too, not only against `undici.request`.
  *
  * Noise: a warm-up of every arm, then ROUNDS rounds in which every arm runs ROUND_MS, in
  * forward order one round and reverse order the next (so no arm always follows the same
@@ -146,6 +149,9 @@ class MemoryLog implements DeliveryLog {
   recorded = 0;
   async record() {
     this.recorded++;
+  }
+  async recordAll(attempts: readonly DeliveryAttempt[]) {
+    this.recorded += attempts.length;
   }
   async list() {
     return { attempts: [] };
@@ -265,6 +271,41 @@ export async function runDeliveryBench(): Promise<boolean> {
       return events;
     },
   };
+  // A reference, not the baseline: the same POSTs through undici's lowest public API, `dispatch`
+  // with a handler that only waits for the end of the answer (no response stream, no timer),
+  // as the deliver path's WebhookClient does with its own handler.
+  const dispatchAgent = new Agent({ keepAliveTimeout: 30_000 });
+  const target = new URL(server.url);
+  let dispatchNext = 0;
+  const dispatchOnce = (r: (typeof rawRequests)[number]) =>
+    new Promise<void>((resolve, reject) => {
+      dispatchAgent.dispatch(
+        { origin: target.origin, path: target.pathname, method: "POST", headers: r.headers, body: r.body },
+        {
+          onRequestStart: () => {},
+          onResponseStart: (_controller, status) => {
+            if (status !== 204) reject(new Error(`bench: dispatched POST answered ${status}`));
+          },
+          onResponseEnd: () => resolve(),
+          onResponseError: (_controller, error) => reject(error),
+        },
+      );
+    });
+  const rawDispatch: Arm = {
+    name: "raw dispatch (reference)",
+    async run(deadline) {
+      let events = 0;
+      await Promise.all(
+        sinkIds.map(async () => {
+          while (performance.now() < deadline) {
+            await dispatchOnce(rawRequests[dispatchNext++ % rawRequests.length]!);
+            events++;
+          }
+        }),
+      );
+      return events;
+    },
+  };
   const deliverArm = (name: string, d: Deliverer): Arm => {
     const next = sinkIds.map(() => 0);
     return {
@@ -291,6 +332,7 @@ export async function runDeliveryBench(): Promise<boolean> {
     deliverArm("deliver, 1 event/POST, unsigned", deliverer(1, fakeSign())),
     deliverArm("deliver, coalesced (≤ 10 events/POST), signed", deliverer(10)),
     deliverArm("deliver, coalesced (≤ 10 events/POST), unsigned", deliverer(10, fakeSign())),
+    rawDispatch,
   ];
   const totals = new Map<string, ArmTotals>(arms.map((a) => [a.name, { best: 0, rates: [], events: 0, seconds: 0, benchCpu: 0, serverCpu: 0, requests: 0, bytes: 0 }]));
 
@@ -326,12 +368,13 @@ export async function runDeliveryBench(): Promise<boolean> {
     }
   } finally {
     await rawAgent.close();
+    await dispatchAgent.close();
     await server.close();
   }
   if ((metrics.totals.get("Delivered") ?? 0) === 0 || log.recorded === 0) throw new Error("bench: the deliver arms delivered nothing");
 
   const t = (name: string) => totals.get(name)!;
-  const [rawT, signed1, unsigned1, coalesced, coalescedUnsigned] = arms.map((a) => t(a.name)) as [ArmTotals, ArmTotals, ArmTotals, ArmTotals, ArmTotals];
+  const [rawT, signed1, unsigned1, coalesced, coalescedUnsigned, dispatchT] = arms.map((a) => t(a.name)) as [ArmTotals, ArmTotals, ArmTotals, ArmTotals, ArmTotals, ArmTotals];
   const cpuPerEvent = (x: ArmTotals) => (x.benchCpu * 1e6) / x.events;
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const figures: Figure[] = [
@@ -339,12 +382,14 @@ export async function runDeliveryBench(): Promise<boolean> {
     { name: `events/s, deliver path, coalesced ≤ ${BATCH} events/POST (vs raw undici.request, 1 event/POST)`, value: coalesced.best, baseline: rawT.best, unit: "events/s" },
     { name: "events/s, deliver path 1 event/POST, Standard Webhooks signing (vs fixed signature headers, no HMAC)", value: signed1.best, baseline: unsigned1.best, unit: "events/s", goal: { atLeast: 0.95 } },
     { name: `events/s, deliver path coalesced ≤ ${BATCH} events/POST, signing (vs fixed signature headers, no HMAC)`, value: coalesced.best, baseline: coalescedUnsigned.best, unit: "events/s" },
+    { name: "events/s, deliver path 1 event/POST (vs raw undici dispatch with a bare handler, same bytes: a reference, not the goal's baseline)", value: signed1.best, baseline: dispatchT.best, unit: "events/s" },
   ];
   const ok = report("delivery", figures);
   const notes = [
     `webhook server: child process on 127.0.0.1, 204 at once, keep-alive; each event ${eventBytes} bytes as a one-event body; ${ROUNDS} rounds × ${ROUND_MS / 1000} s per arm after a ${WARMUP_MS / 1000} s warm-up, forward/reverse order by round, full GC before each arm, best round shown`,
     `DynamoDB (sink store, delivery log) and SQS (retry/dead-letter) are in-memory stand-ins: the ratio prices the deliver code path, not AWS round-trips`,
     `CPU time per event in the bench process (steadier than rates on a shared machine): deliver 1 event/POST ${cpuPerEvent(signed1).toFixed(0)} µs vs raw ${cpuPerEvent(rawT).toFixed(0)} µs (ratio ${(cpuPerEvent(rawT) / cpuPerEvent(signed1)).toFixed(3)}); signed ${cpuPerEvent(signed1).toFixed(0)} µs vs unsigned ${cpuPerEvent(unsigned1).toFixed(0)} µs (ratio ${(cpuPerEvent(unsigned1) / cpuPerEvent(signed1)).toFixed(3)}); coalesced signed ${cpuPerEvent(coalesced).toFixed(1)} µs vs unsigned ${cpuPerEvent(coalescedUnsigned).toFixed(1)} µs (ratio ${(cpuPerEvent(coalescedUnsigned) / cpuPerEvent(coalesced)).toFixed(3)})`,
+    `CPU time per event, deliver 1 event/POST vs raw dispatch: ${cpuPerEvent(signed1).toFixed(0)} µs vs ${cpuPerEvent(dispatchT).toFixed(0)} µs (ratio ${(cpuPerEvent(dispatchT) / cpuPerEvent(signed1)).toFixed(3)})`,
     `median-round ratios: 1 event/POST ${(median(signed1.rates) / median(rawT.rates)).toFixed(3)}, coalesced ${(median(coalesced.rates) / median(rawT.rates)).toFixed(3)}, signed/unsigned ${(median(signed1.rates) / median(unsigned1.rates)).toFixed(3)} (coalesced ${(median(coalesced.rates) / median(coalescedUnsigned.rates)).toFixed(3)}); paired per-round signed/unsigned ${signed1.rates.map((r, i) => (r / unsigned1.rates[i]!).toFixed(2)).join(", ")}`,
   ];
   for (const [name, x] of totals) {

@@ -76,6 +76,44 @@ describe("webhookSignature / signatureHeaders (Standard Webhooks)", () => {
     expect(() => signatureHeaders([generateSecret(), secret], "msg_a", 1, body)).toThrow(message);
   });
 
+  it("equals createHmac (HMAC-SHA256 over id.timestamp.body) for many keys, ids, timestamps and bodies", () => {
+    // Deterministic variety: key lengths across 24–64 bytes (64 is SHA-256's block), body
+    // lengths around the block and padding boundaries, multi-byte and astral characters, a
+    // lone surrogate (written as U+FFFD by both), and bodies past the one-shot path's
+    // scratch bound (256 KiB), which createHmac signs; then small ones again after it grew.
+    const pieces = ["a", "{", "\"", "é", "✓", "😀", "\ud800", "\u0000", "\n", "日本"];
+    let seed = 7;
+    const next = (n: number) => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n;
+    const lengths = [0, 1, 2, 54, 55, 56, 63, 64, 65, 119, 120, 1_433, 4_095, 8_192, 20_000, 87_000, 87_500, 300_000, 3, 1_500];
+    let checked = 0;
+    for (const [k, length] of lengths.entries()) {
+      const key = randomBytes(24 + (k % 41));
+      const secret = "whsec_" + key.toString("base64");
+      let payload = "";
+      while (payload.length < length) payload += pieces[next(pieces.length)]!;
+      const id = k % 3 === 0 ? `msg_${"0123456789abcdef".repeat(2)}` : `msg_ü${k}`;
+      const ts = 1_600_000_000 + next(200_000_000);
+      for (const body of [payload, Buffer.from(payload, "utf8")]) {
+        const expected = createHmac("sha256", key).update(`${id}.${ts}.`).update(body).digest("base64");
+        expect(webhookSignature([secret], id, ts, body), `body of ${length} characters, key of ${key.length} bytes`).toBe(`v1,${expected}`);
+        checked++;
+      }
+    }
+    expect(checked).toBe(2 * lengths.length);
+    // Keys of every valid length, with the same body and id.
+    for (let bytes = 24; bytes <= 64; bytes++) {
+      const key = randomBytes(bytes);
+      expect(webhookSignature(["whsec_" + key.toString("base64")], "msg_k", 1, body)).toBe(`v1,${createHmac("sha256", key).update(`msg_k.1.${body}`).digest("base64")}`);
+    }
+  });
+
+  it("signs a rotation's secrets independently (each signature as if alone)", () => {
+    const secrets = [secretOf(64, 1), secretOf(24, 2), secretOf(32, 3)];
+    const together = webhookSignature(secrets, "msg_r", 42, body);
+    expect(together).toBe(secrets.map((s) => webhookSignature([s], "msg_r", 42, body)).join(" "));
+    for (const secret of secrets) expect(new Webhook(secret).sign("msg_r", new Date(42_000), body)).toBe(webhookSignature([secret], "msg_r", 42, body));
+  });
+
   it("refuses to sign without a secret", () => {
     expect(() => webhookSignature([], "msg_a", 1, body)).toThrow("cannot sign a webhook without a secret");
   });

@@ -1,0 +1,129 @@
+import { DynamoDBClient, type BatchWriteItemCommandInput, type BatchWriteItemCommandOutput, type WriteRequest } from "@aws-sdk/client-dynamodb";
+import { afterEach, describe, expect, it } from "vitest";
+import { DynamoDeliveryLog, ensureDeliveriesTable, type DeliveryAttempt } from "../../shared/delivery/delivery-log";
+import { uniqueName } from "../support/names";
+
+// DynamoDB Local (started by the global setup). DynamoDB Local does not throttle, so the
+// tests that need unprocessed items hold some items of a real BatchWriteItem back and hand
+// them back as UnprocessedItems, as DynamoDB does when it throttles: what is written is
+// written for real.
+
+const clients: DynamoDBClient[] = [];
+afterEach(() => {
+  for (const c of clients.splice(0)) c.destroy();
+});
+
+/** A client that counts the commands it sends, and can leave all but `keep` items of the next `times` batch writes unprocessed. */
+function countingClient() {
+  const client = new DynamoDBClient({});
+  clients.push(client);
+  const sent: string[] = [];
+  const throttle = { times: 0, keep: 1 };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      sent.push(context.commandName ?? "?");
+      if (context.commandName !== "BatchWriteItemCommand" || throttle.times === 0) return next(args);
+      throttle.times--;
+      const input = args.input as BatchWriteItemCommandInput;
+      const held: Record<string, WriteRequest[]> = {};
+      const kept: Record<string, WriteRequest[]> = {};
+      for (const [table, requests] of Object.entries(input.RequestItems ?? {})) {
+        kept[table] = requests.slice(0, throttle.keep);
+        held[table] = requests.slice(throttle.keep);
+      }
+      const result = await next({ ...args, input: { ...input, RequestItems: kept } });
+      const output = result.output as BatchWriteItemCommandOutput;
+      for (const [table, requests] of Object.entries(held)) {
+        if (requests.length > 0) output.UnprocessedItems = { ...output.UnprocessedItems, [table]: [...(output.UnprocessedItems?.[table] ?? []), ...requests] };
+      }
+      return result;
+    },
+    { step: "initialize", name: "throttleBatchWrites" },
+  );
+  return { client, sent, throttle };
+}
+
+async function newLog(options: { unprocessedRetries?: number } = {}) {
+  const { client, sent, throttle } = countingClient();
+  const tableName = uniqueName("deliveries");
+  await ensureDeliveriesTable(client, tableName);
+  sent.length = 0;
+  return { log: new DynamoDeliveryLog({ tableName, client, unprocessedRetryBaseMs: 1, ...options }), sent, throttle };
+}
+
+/** Recent enough that the table's TTL (which DynamoDB Local applies) keeps them. */
+const AT = Date.now();
+
+function attempt(n: number, sinkId = "s", extra: Partial<DeliveryAttempt> = {}): DeliveryAttempt {
+  return { SinkID: sinkId, DeliveryID: `msg_${n}`, Attempt: 1, Outcome: "delivered", StatusCode: 204, LatencyMs: n % 7, Error: "", Events: 1, FirstIndex: n, LastIndex: n, At: AT + n, ...extra };
+}
+
+async function all(log: DynamoDeliveryLog, sinkId: string) {
+  const { attempts } = await log.list(sinkId, { limit: 1_000 });
+  return attempts;
+}
+
+describe("DynamoDeliveryLog.recordAll", () => {
+  it("writes every attempt with BatchWriteItem, 25 items a request, readable as record() writes them", async () => {
+    const { log, sent } = await newLog();
+    const attempts = [
+      ...Array.from({ length: 40 }, (_, n) => attempt(n, "a")),
+      ...Array.from({ length: 20 }, (_, n) => attempt(n, "b", n % 2 === 0 ? { Outcome: "retrying", StatusCode: 503, Error: "HTTP 503: busy", NextAttemptAt: AT + 60_000 + n } : {})),
+    ];
+    await log.recordAll(attempts);
+    expect(sent).toEqual(["BatchWriteItemCommand", "BatchWriteItemCommand", "BatchWriteItemCommand"]);
+    const a = await all(log, "a");
+    const b = await all(log, "b");
+    // Newest first, each exactly as given (NextAttemptAt only where it was set).
+    expect(a).toEqual(attempts.slice(0, 40).reverse());
+    expect(b).toEqual(attempts.slice(40).reverse());
+    expect(b.filter((x) => "NextAttemptAt" in x)).toHaveLength(10);
+
+    // record() and recordAll() write the same item.
+    const { log: other } = await newLog();
+    await other.record(attempts[45]!);
+    expect(await all(other, "b")).toEqual([attempts[45]]);
+  });
+
+  it("sends nothing for no attempts", async () => {
+    const { log, sent } = await newLog();
+    await log.recordAll([]);
+    expect(sent).toEqual([]);
+  });
+
+  it("keeps the last of two attempts with the same key, as PutItem would (BatchWriteItem refuses duplicates)", async () => {
+    const { log } = await newLog();
+    await log.recordAll([attempt(1, "s", { Error: "first" }), attempt(2), attempt(1, "s", { Error: "second" })]);
+    const attempts = await all(log, "s");
+    expect(attempts.map((x) => [x.DeliveryID, x.Error])).toEqual([
+      ["msg_2", ""],
+      ["msg_1", "second"],
+    ]);
+  });
+
+  it("sends unprocessed items again until all are written", async () => {
+    const { log, sent, throttle } = await newLog();
+    // The first three requests write one item each and hand the rest back.
+    Object.assign(throttle, { times: 3, keep: 1 });
+    const attempts = Array.from({ length: 10 }, (_, n) => attempt(n));
+    await log.recordAll(attempts);
+    expect(sent).toEqual(Array.from({ length: 4 }, () => "BatchWriteItemCommand"));
+    expect(await all(log, "s")).toEqual(attempts.slice().reverse());
+  });
+
+  it("fails, saying how many were not written, when items stay unprocessed past its retries", async () => {
+    const { log, sent, throttle } = await newLog({ unprocessedRetries: 4 });
+    Object.assign(throttle, { times: 100, keep: 1 });
+    const attempts = Array.from({ length: 10 }, (_, n) => attempt(n));
+    await expect(log.recordAll(attempts)).rejects.toThrow(/^5 of 10 delivery attempt records were not written to deliveries-[0-9a-f-]+: DynamoDB left them unprocessed 5 times \(throttled\)$/);
+    // The first try and 4 retries, each writing one item.
+    expect(sent).toHaveLength(5);
+    expect(await all(log, "s")).toHaveLength(5);
+  });
+
+  it("rejects with DynamoDB's error when the table is missing", async () => {
+    const { client } = countingClient();
+    const log = new DynamoDeliveryLog({ tableName: uniqueName("missing"), client });
+    await expect(log.recordAll([attempt(1)])).rejects.toThrow(/resource not found|non-existent table|ResourceNotFound/i);
+  });
+});
