@@ -128,6 +128,7 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
       metrics?.stop();
       await health.close();
       await nomadPool.close().catch(() => undefined);
+      publisher.destroy();
       dynamo.destroy();
     });
 

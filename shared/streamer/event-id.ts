@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { NomadEvent } from "../nomad/event";
 
 /**
@@ -34,6 +34,7 @@ export class EventIdAssigner {
 
 /** `<index>-<20 hex>`: sortable by index at a glance, short enough for SQS deduplication IDs. */
 export function eventId(cluster: string, index: number, identity: string, occurrence: number): string {
-  const digest = createHash("sha256").update(`${cluster}\u0000${index}\u0000${identity}\u0000${occurrence}`).digest("hex");
+  // One-shot: no Hash object per event (≈ 1 µs less on the streamer's hot path).
+  const digest = hash("sha256", `${cluster}\u0000${index}\u0000${identity}\u0000${occurrence}`, "hex");
   return `${index}-${digest.slice(0, 20)}`;
 }

@@ -1,16 +1,24 @@
-import { EventBridgeClient, PutEventsCommand, type EventBridgeClientConfig } from "@aws-sdk/client-eventbridge";
-import { UndiciHttpHandler } from "../aws/undici-http-handler";
+import { setMaxListeners } from "node:events";
+import { PutEventsCommand, type EventBridgeClient, type EventBridgeClientConfig } from "@aws-sdk/client-eventbridge";
+import { PutEventsSender, type PutEventsResultEntry } from "../aws/put-events-sender";
 import { fullJitter, sleep } from "../retry/backoff";
 import type { BusEntry } from "./event-contract";
 
 export interface EventBridgePublisherOptions {
-  /** @default a client built from `clientConfig` */
+  /**
+   * Sends through this SDK client's PutEventsCommand instead (its middleware, its own
+   * retries first). Without one, calls go through a PutEventsSender (native JSON, SigV4,
+   * undici), several times cheaper per call.
+   */
   readonly client?: EventBridgeClient;
   /**
-   * @default {} (region, credentials and AWS_ENDPOINT_URL_EVENTBRIDGE from the environment);
-   * without a `requestHandler`, calls go through UndiciHttpHandler (keep-alive undici).
+   * @default {} (region, credentials and endpoint, e.g. AWS_ENDPOINT_URL_EVENTBRIDGE, from
+   * the environment, as the SDK client reads them). Read by the PutEventsSender; unused
+   * with a `client`.
    */
   readonly clientConfig?: EventBridgeClientConfig;
+  /** @default a PutEventsSender built from `clientConfig`, destroyed by `destroy()` */
+  readonly sender?: PutEventsSender;
   /** @default 100 */
   readonly retryBaseMs?: number;
   /** @default 20_000 */
@@ -21,6 +29,8 @@ export interface EventBridgePublisherOptions {
   readonly onRetry?: (info: { attempt: number; failedEntries: number; errorCodes: string[]; callError?: unknown; waitMs: number }) => void;
 }
 
+type PutEvents = (entries: BusEntry[], signal: AbortSignal | undefined) => Promise<{ Entries?: readonly PutEventsResultEntry[] | undefined }>;
+
 /**
  * Sends entries with PutEvents until every one is accepted: entries the bus reports as
  * failed (FailedEntryCount: throttling, internal errors) and calls that fail outright
@@ -28,10 +38,28 @@ export interface EventBridgePublisherOptions {
  * takes. Nothing is dropped; only aborting the signal ends it early.
  */
 export class EventBridgePublisher {
-  private readonly client: EventBridgeClient;
+  private readonly putEvents: PutEvents;
+  private readonly ownedSender: PutEventsSender | undefined;
+  /**
+   * Aborted when `options.signal` is: calls and waits listen here, so the caller's signal
+   * gets one listener however many calls are in flight (not one per call, which set off
+   * Node's MaxListenersExceededWarning at 8 calls in flight).
+   */
+  private readonly stop = new AbortController();
+  private readonly forwardAbort = () => this.stop.abort(this.options.signal?.reason);
 
   constructor(private readonly options: EventBridgePublisherOptions = {}) {
-    this.client = options.client ?? new EventBridgeClient({ requestHandler: new UndiciHttpHandler(), ...options.clientConfig });
+    setMaxListeners(0, this.stop.signal);
+    if (options.signal?.aborted) this.forwardAbort();
+    else options.signal?.addEventListener("abort", this.forwardAbort, { once: true });
+    const client = options.client;
+    if (client !== undefined) {
+      this.putEvents = (entries, signal) => client.send(new PutEventsCommand({ Entries: entries }), { abortSignal: signal });
+    } else {
+      const sender = options.sender ?? new PutEventsSender(options.clientConfig !== undefined ? { clientConfig: options.clientConfig } : {});
+      if (options.sender === undefined) this.ownedSender = sender;
+      this.putEvents = (entries, signal) => sender.putEvents(entries, signal);
+    }
   }
 
   async send(entries: readonly BusEntry[]): Promise<void> {
@@ -40,7 +68,7 @@ export class EventBridgePublisher {
       let callError: unknown;
       let errorCodes: string[] = [];
       try {
-        const result = await this.client.send(new PutEventsCommand({ Entries: remaining }), { abortSignal: this.options.signal });
+        const result = await this.putEvents(remaining, this.options.signal !== undefined ? this.stop.signal : undefined);
         const answered = result.Entries ?? [];
         const failed: BusEntry[] = [];
         const codes = new Set<string>();
@@ -60,11 +88,12 @@ export class EventBridgePublisher {
       }
       const waitMs = fullJitter(attempt, this.options.retryBaseMs ?? 100, this.options.retryCapMs ?? 20_000);
       this.options.onRetry?.({ attempt, failedEntries: remaining.length, errorCodes, ...(callError !== undefined ? { callError } : {}), waitMs });
-      await sleep(waitMs, this.options.signal);
+      await sleep(waitMs, this.options.signal !== undefined ? this.stop.signal : undefined);
     }
   }
 
   destroy(): void {
-    if (this.options.client === undefined) this.client.destroy();
+    this.options.signal?.removeEventListener("abort", this.forwardAbort);
+    this.ownedSender?.destroy();
   }
 }

@@ -204,17 +204,22 @@ export class Streamer {
       fresh.push(id);
     }
     this.status.eventsIn += events.length;
-    const seq = tracker.add(frame.Index, this.now());
+    const index = frame.Index;
+    const count = entries.length;
+    const seq = tracker.add(index, this.now());
     this.status.oldestUnpublishedAt = tracker.oldestPendingAt;
-    this.status.highestIndex = Math.max(this.status.highestIndex, frame.Index);
+    this.status.highestIndex = Math.max(this.status.highestIndex, index);
+    // The callback holds the index, the count and the IDs, not the frame or the entries: the
+    // parsed events (and the line their payload text is cut from) can go as soon as their
+    // entries are built, not only once the bus has accepted them.
     await batcher.add(entries, () => {
-      this.status.eventsOut += entries.length;
-      let set = this.publishedAbove.get(frame.Index);
-      if (!set) this.publishedAbove.set(frame.Index, (set = new Set()));
+      this.status.eventsOut += count;
+      let set = this.publishedAbove.get(index);
+      if (!set) this.publishedAbove.set(index, (set = new Set()));
       for (const id of fresh) set.add(id);
       const checkpoint = tracker.ack(seq);
       this.status.oldestUnpublishedAt = tracker.oldestPendingAt;
-      for (const index of this.publishedAbove.keys()) if (index <= checkpoint) this.publishedAbove.delete(index);
+      for (const above of this.publishedAbove.keys()) if (above <= checkpoint) this.publishedAbove.delete(above);
     }, sizes);
   }
 

@@ -1,10 +1,9 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { startDynamoDbLocal } from "../../infra/local/dynamodb-local";
-import { startLocalEventBridge } from "../../infra/local/eventbridge/local-eventbridge";
 import { freePort } from "../../infra/local/free-port";
 import { localAwsEnvironment } from "../../infra/local/local-aws";
 import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
@@ -12,7 +11,7 @@ import { startNomadProtocolServer } from "../../infra/local/nomad/protocol-serve
 import { ensureStreamerTable } from "../../shared/streamer/streamer-table";
 import { buildAll } from "../../scripts/build";
 import { cpuSeconds, report } from "./harness";
-import { until } from "../support/until";
+import { startPutEventsEndpointProcess } from "./put-events-endpoint-process";
 
 const factory = createEventFactory();
 
@@ -22,18 +21,17 @@ function peakRssMb(pid: number): number {
   return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
-/** CPU time (user + system) a process has used so far, in seconds (Linux's /proc/<pid>/stat). */
-
 /**
  * Extra Node flags for the streamer process, for investigating a run, e.g.
  * `BENCH_STREAMER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- streamer`.
  */
 const streamerNodeArgs = (process.env.BENCH_STREAMER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
-
 /**
  * The streamer runs as it does in its container: the esbuild bundle, its own process. The
- * Nomad protocol server and the local PutEvents endpoint run in this process, on loopback.
+ * local PutEvents endpoint runs in a process of its own (put-events-endpoint-process.ts),
+ * where the times are taken as calls are accepted; the Nomad protocol server runs in this
+ * process, which does nothing else while the streamer streams. All on loopback.
  */
 export async function runStreamerBench(): Promise<boolean> {
   const root = resolve(import.meta.dirname, "../..");
@@ -51,19 +49,10 @@ export async function runStreamerBench(): Promise<boolean> {
     const frames = 20_000;
     {
       const nomad = await startNomadProtocolServer({ era: "hijacked", heartbeatMs: 30_000, bufferSize: 1_000_000 });
-      // Counted as accepted, not by copying `accepted()` on every poll: the bench process serves the bus too.
-      // The rate is taken from the first call on the bus to the last, so the process's start (module
-      // loading, the lease, the checkpoint read) is not counted as streaming; from spawn is noted too.
-      let acceptedCount = 0;
-      let first: { at: number; count: number; streamerCpu: number; benchCpu: NodeJS.CpuUsage } | undefined;
-      let streamerPid = 0;
-      const bus = await startLocalEventBridge({
-        busNames: ["nomad"],
-        onAccepted: (events) => {
-          first ??= { at: performance.now(), count: events.length, streamerCpu: cpuSeconds(streamerPid), benchCpu: process.cpuUsage() };
-          acceptedCount += events.length;
-        },
-      });
+      // The rate is taken in the endpoint's process from the first call accepted on the bus to
+      // the last, so the streamer's start (module loading, the lease, the checkpoint read) is
+      // not counted as streaming; from spawn is noted too.
+      const bus = await startPutEventsEndpointProcess(["nomad"]);
       const table = `bench-throughput-${Date.now()}`;
       await ensureStreamerTable(client, table);
       for (let i = 0; i < frames; i++) nomad.publish(factory.allocationUpdated({ allocId: `a${i}`, jobId: `j${i % 50}`, namespace: "default" }));
@@ -80,21 +69,25 @@ export async function runStreamerBench(): Promise<boolean> {
         env: { ...process.env, ...aws, NOMAD_ADDR: nomad.url, AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint, EVENT_BUS_NAME: "nomad", STREAMER_TABLE: table, HEALTH_PORT: String(await freePort()), POWERTOOLS_LOG_LEVEL: "ERROR", EVENTBRIDGE_MAX_IN_FLIGHT: "8" },
         stdio: "ignore",
       });
-      streamerPid = child.pid!;
-      const spawned = performance.now();
-      await until(() => acceptedCount >= frames, 180_000);
-      const done = performance.now();
-      const start = first!;
-      const seconds = (done - start.at) / 1000;
+      const streamerPid = child.pid!;
+      const spawnedAt = performance.timeOrigin + performance.now();
+      const reaching = bus.waitFor(frames, 180_000);
+      const start = await bus.first;
+      const startCpu = { streamer: cpuSeconds(streamerPid), endpoint: cpuSeconds(bus.pid), bench: process.cpuUsage() };
+      const done = await reaching;
+      const streamerCpu = cpuSeconds(streamerPid) - startCpu.streamer;
+      const endpointCpu = cpuSeconds(bus.pid) - startCpu.endpoint;
+      const benchCpu = process.cpuUsage(startCpu.bench);
+      const seconds = (done.at - start.at) / 1000;
       const rate = (frames - start.count) / seconds;
-      const benchCpu = process.cpuUsage(start.benchCpu);
-      const streamerCpu = cpuSeconds(streamerPid) - start.streamerCpu;
-      notes.push(`throughput run: streamer peak RSS ${peakRssMb(streamerPid).toFixed(0)} MB; spawn to first event on the bus ${(start.at - spawned).toFixed(0)} ms; from spawn to the last event ${(frames / ((done - spawned) / 1000)).toFixed(0)} events/s`);
+      notes.push(`throughput run: streamer peak RSS ${peakRssMb(streamerPid).toFixed(0)} MB; spawn to first event on the bus ${(start.at - spawnedAt).toFixed(0)} ms; from spawn to the last event ${(frames / ((done.at - spawnedAt) / 1000)).toFixed(0)} events/s`);
       // Which side is the bottleneck: a process near 100 % of a core is saturated.
+      const share = (cpu: number) => `${((cpu / seconds) * 100).toFixed(0)} %`;
       notes.push(
-        `throughput run CPU (share of one core while streaming, ${seconds.toFixed(1)} s): streamer process ${((streamerCpu / seconds) * 100).toFixed(0)} % ` +
+        `throughput run CPU (share of one core while streaming, ${seconds.toFixed(2)} s): streamer process ${share(streamerCpu)} ` +
           `(${((streamerCpu * 1e6) / (frames - start.count)).toFixed(0)} µs/event; bare parse ${(1e6 / best).toFixed(0)} µs/event), ` +
-          `bench process (Nomad server + PutEvents endpoint) ${(((benchCpu.user + benchCpu.system) / 1e6 / seconds) * 100).toFixed(0)} %`,
+          `PutEvents endpoint process ${share(endpointCpu)} (${((endpointCpu * 1e6) / (frames - start.count)).toFixed(0)} µs/event), ` +
+          `bench process (Nomad server) ${share((benchCpu.user + benchCpu.system) / 1e6)}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`,
       );
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
@@ -106,8 +99,7 @@ export async function runStreamerBench(): Promise<boolean> {
     // 2. Memory: a steady 5,000 events/s for 10 s, then one ~10 MB PlanResult frame.
     {
       const nomad = await startNomadProtocolServer({ era: "hijacked", heartbeatMs: 30_000, bufferSize: 1_000_000 });
-      let acceptedCount = 0;
-      const bus = await startLocalEventBridge({ busNames: ["nomad"], onAccepted: (events) => void (acceptedCount += events.length) });
+      const bus = await startPutEventsEndpointProcess(["nomad"]);
       const table = `bench-memory-${Date.now()}`;
       await ensureStreamerTable(client, table);
       const child = spawn(process.execPath, [...streamerNodeArgs, join(outDir, "streamer", "index.mjs")], {
@@ -124,13 +116,13 @@ export async function runStreamerBench(): Promise<boolean> {
         await new Promise((r) => setTimeout(r, 5));
       }
       const sustained = sent / ((Date.now() - start) / 1000);
-      await until(() => acceptedCount >= sent, 120_000);
+      await bus.waitFor(sent, 120_000);
       steadyPeak = peakRssMb(child.pid!);
       const bigStart = performance.now();
       nomad.publish(factory.planResult({ jobId: "big", namespace: "default", allocations: 4_000 }));
       const big = nomad.emitted().at(-1)!;
       const bigMb = JSON.stringify(big).length / 1024 / 1024;
-      await until(() => acceptedCount >= sent + big.Events.length, 120_000);
+      await bus.waitFor(sent + big.Events.length, 120_000);
       const bigMs = performance.now() - bigStart;
       const bigPeak = peakRssMb(child.pid!);
       child.kill("SIGTERM");

@@ -1,3 +1,5 @@
+import { getEventListeners } from "node:events";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { afterEach, describe, expect, it } from "vitest";
 import { startLocalEventBridge, type LocalEventBridge } from "../../infra/local/eventbridge/local-eventbridge";
 import { EventBridgePublisher } from "../../shared/streamer/eventbridge-publisher";
@@ -65,5 +67,51 @@ describe("EventBridgePublisher", () => {
     setTimeout(() => abort.abort(new Error("shutting down")), 50);
     await expect(publisher(b.endpoint, { signal: abort.signal }).send(entries(2))).rejects.toThrow("shutting down");
     expect(b.accepted()).toHaveLength(0);
+  });
+
+  it("rides out an endpoint that is down (connections refused) and delivers once it is back", async () => {
+    const first = await startLocalEventBridge({ busNames: ["nomad"] });
+    const port = Number(new URL(first.endpoint).port);
+    await first.close();
+    const failures: unknown[] = [];
+    const sending = publisher(first.endpoint, { onRetry: (info) => failures.push(info.callError) }).send(entries(4));
+    await new Promise((r) => setTimeout(r, 100));
+    const back = await startLocalEventBridge({ busNames: ["nomad"], port });
+    buses.push(back);
+    await sending;
+    expect(failures.length).toBeGreaterThanOrEqual(1);
+    expect((failures[0] as { code?: string }).code).toBe("ECONNREFUSED");
+    expect(back.accepted().map((e) => JSON.parse(e.detail).id)).toEqual(["e0", "e1", "e2", "e3"]);
+  });
+
+  it("sends through an injected SDK client the same way, retrying only what the bus failed", async () => {
+    const b = await bus();
+    const client = new EventBridgeClient({ endpoint: b.endpoint, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "y" }, maxAttempts: 1 });
+    b.failEntries((_entry, index, call) => (call === 1 && index < 2 ? { code: "InternalFailure" } : undefined));
+    const retries: string[][] = [];
+    try {
+      await new EventBridgePublisher({ client, retryBaseMs: 1, retryCapMs: 5, onRetry: (info) => retries.push(info.errorCodes) }).send(entries(5));
+    } finally {
+      client.destroy();
+    }
+    expect(retries).toEqual([["InternalFailure"]]);
+    expect(b.calls().map((c) => c.entryCount)).toEqual([5, 2]);
+    expect(b.accepted().map((e) => JSON.parse(e.detail).id).sort()).toEqual(["e0", "e1", "e2", "e3", "e4"]);
+  });
+
+  it("adds one listener to the caller's signal however many calls are in flight, and aborting stops them all", async () => {
+    const b = await bus();
+    b.delay(2_000);
+    const abort = new AbortController();
+    const p = publisher(b.endpoint, { signal: abort.signal });
+    const sends = Array.from({ length: 12 }, () => p.send(entries(1)).catch((error: unknown) => error));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.inFlight()).toBe(12);
+    expect(getEventListeners(abort.signal, "abort")).toHaveLength(1);
+    abort.abort(new Error("stopping"));
+    const outcomes = await Promise.all(sends);
+    expect(outcomes.map((o) => (o as Error).message)).toEqual(Array.from({ length: 12 }, () => "stopping"));
+    p.destroy();
+    expect(getEventListeners(abort.signal, "abort")).toHaveLength(0);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { EventIdAssigner } from "../../shared/streamer/event-id";
 
@@ -43,5 +44,10 @@ describe("EventIdAssigner", () => {
     a.assign(5, [ev("Job", "web")]);
     const at6 = a.assign(6, [ev("Job", "web")]);
     expect(at6).toEqual(new EventIdAssigner("c").assign(6, [ev("Job", "web")]));
+  });
+
+  it("keeps the IDs earlier versions gave (checkpoints hold them across deploys): SHA-256 of cluster, index, identity, occurrence", () => {
+    const expected = (occurrence: number) => `7-${createHash("sha256").update(`prod\u00007\u0000Job\u0000JobRegistered\u0000default\u0000web\u0000${occurrence}`).digest("hex").slice(0, 20)}`;
+    expect(new EventIdAssigner("prod").assign(7, [ev("Job", "web"), ev("Job", "web")])).toEqual([expected(0), expected(1)]);
   });
 });
