@@ -1,5 +1,13 @@
 import { STATUS_CODES } from "node:http";
 import type { Agent } from "undici";
+import type { PublicReplay } from "../shared/replay/replay";
+import type { PublicSink } from "../shared/sinks/sink";
+import type { PublicToken } from "../shared/tokens/token";
+
+// The API's own views (type-only: nothing of the server is loaded).
+export type { PublicSink };
+export type AclToken = PublicToken;
+export type Replay = PublicReplay;
 
 /**
  * Every HTTP call the CLI makes, to the sinks API (`/v1/event/*`, `/v1/acl/*`). Answers
@@ -23,20 +31,6 @@ export class ConnectionError extends Error {
   override readonly name = "ConnectionError";
 }
 
-export interface PublicSink {
-  ID: string;
-  Type: string;
-  Topics: Record<string, string[]>;
-  Address: string;
-  LatestIndex: number;
-  CreateIndex: number;
-  ModifyIndex: number;
-  Enabled: boolean;
-  DisabledReason: string;
-  DisabledAt: string | null;
-  Team: string;
-  Namespaces: string[];
-}
 
 export interface SinkSecret {
   ID: string;
@@ -58,20 +52,6 @@ export interface DeliveryAttempt {
   NextAttemptAt: string | null;
 }
 
-export interface AclToken {
-  AccessorID: string;
-  SecretID?: string;
-  Name: string;
-  Type: string;
-  Global: boolean;
-  CreateTime: string;
-  ExpirationTime: string | null;
-  CreateIndex: number;
-  ModifyIndex: number;
-  Team: string;
-  Namespaces: string[];
-  ClusterTopics: boolean;
-}
 
 /** The body of `POST /v1/acl/token` and `POST /v1/acl/token/:accessor`. */
 export interface TokenRequest {
@@ -84,20 +64,6 @@ export interface TokenRequest {
   ExpirationTime?: string | null;
 }
 
-export interface Replay {
-  ID: string;
-  SinkID: string;
-  From: string;
-  To: string;
-  State: string;
-  /** null until the engine reports progress. */
-  EventsReplayed: number | null;
-  /** Time of the last event replayed so far, when the server reports it. */
-  LastReplayedTime?: string | null;
-  StartedAt: string;
-  EndedAt: string | null;
-  Error: string;
-}
 
 export interface ReplayRequest {
   From: string;
