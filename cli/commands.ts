@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { AclToken, Client, DeliveryAttempt, PublicSink, Replay, SinkSecret, TokenRequest } from "./client";
 import { CliError, UsageError } from "./errors";
+import { parseRfc3339 } from "../shared/rfc3339";
 import type { FlagSpec, ParsedArgs } from "./flags";
 import { formatJson, formatKV, formatList, formatTopics, NONE, orNone, shellWord } from "./format";
 
@@ -30,7 +31,6 @@ export interface Command {
   run(ctx: Context): Promise<void>;
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
 const PER_PAGE_MAX = 500;
 
@@ -50,7 +50,7 @@ function noArgs(ctx: Context): void {
 
 function rfc3339(flag: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (!RFC3339.test(value) || Number.isNaN(Date.parse(value))) throw new UsageError(`-${flag} must be an RFC 3339 time such as 2030-01-02T15:04:05Z; received ${JSON.stringify(value)}`);
+  if (parseRfc3339(value) === undefined) throw new UsageError(`-${flag} must be an RFC 3339 time such as 2030-01-02T15:04:05Z; received ${JSON.stringify(value)}`);
   return value;
 }
 

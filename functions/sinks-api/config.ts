@@ -17,17 +17,17 @@ export interface SinksApiConfig {
 const REPLAY_VARIABLES = ["ARCHIVE_ARN", "EVENT_BUS_ARN", "INGEST_RULE_ARN"] as const;
 
 function readReplayConfig(env: Env): SinksApiConfig["replay"] {
-  const [archiveArn, busArn, ingestRuleArn] = REPLAY_VARIABLES.map((name) => optionalEnv(env, name));
-  const set = REPLAY_VARIABLES.filter((_, i) => [archiveArn, busArn, ingestRuleArn][i] !== undefined);
+  const set = REPLAY_VARIABLES.filter((name) => optionalEnv(env, name) !== undefined);
   if (set.length === 0) return undefined;
   if (set.length < REPLAY_VARIABLES.length) {
     throw new ConfigError(`Set all of ${REPLAY_VARIABLES.join(", ")} for archive replays, or none; only ${set.join(", ")} ${set.length === 1 ? "is" : "are"} set`);
   }
-  return { archiveArn: archiveArn!, busArn: busArn!, ingestRuleArn: ingestRuleArn! };
+  return { archiveArn: optionalEnv(env, "ARCHIVE_ARN")!, busArn: optionalEnv(env, "EVENT_BUS_ARN")!, ingestRuleArn: optionalEnv(env, "INGEST_RULE_ARN")! };
 }
 
 /** Reads the sinks API's configuration; throws ConfigError naming the variable. */
 export function readSinksApiConfig(env: Env): SinksApiConfig {
+  const replay = readReplayConfig(env);
   const delivery = {
     tableName: requireEnv(env, "SINKS_TABLE", "the DynamoDB table that holds the sinks"),
     deliveriesTable: requireEnv(env, "DELIVERIES_TABLE", "the DynamoDB table of delivery attempts"),
@@ -35,7 +35,7 @@ export function readSinksApiConfig(env: Env): SinksApiConfig {
     deadLetterQueueUrl: requireEnv(env, "DELIVERY_DLQ_URL", "the delivery queue's FIFO dead-letter queue"),
     allowedCidrs: readAllowedCidrs(env),
     logTtlDays: intEnv(env, "DELIVERY_LOG_TTL_DAYS", 7, { min: 1, max: 365 }),
-    ...((replay) => (replay !== undefined ? { replay } : {}))(readReplayConfig(env)),
+    ...(replay !== undefined ? { replay } : {}),
   };
 
   const value = optionalEnv(env, "SINKS_MANAGEMENT_TOKEN");

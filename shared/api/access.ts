@@ -1,7 +1,7 @@
 import { NotFoundError } from "../errors";
-import { canonicalTopic } from "../nomad/topics";
+import { canonicalTopic, CLUSTER_TOPICS } from "../nomad/topics";
 import { ALL_NAMESPACES, isExpired, MANAGEMENT_ONLY_TOPICS, TEAM_CLUSTER_TOPICS } from "../tokens/scope";
-import { BOOTSTRAP_ACCESSOR_ID, TOKEN_TYPE_MANAGEMENT, type Token } from "../tokens/token";
+import { TOKEN_TYPE_MANAGEMENT, type Token } from "../tokens/token";
 import { presentedToken, tokensEqual, type TokenSource } from "./auth";
 import { HttpError } from "./http";
 
@@ -35,10 +35,6 @@ export async function authenticate(headers: Readonly<Record<string, string | und
   return { kind: "team", token: token as Token & { Team: string } };
 }
 
-/** The accessor of the principal's token ("bootstrap" for the configured one). */
-export function accessorOf(principal: Principal): string {
-  return principal.token?.AccessorID ?? BOOTSTRAP_ACCESSOR_ID;
-}
 
 /** Whether a team principal may see something owned by `team` (management sees everything). */
 export function owns(principal: Principal, team: string | undefined): boolean {
@@ -61,16 +57,20 @@ export function namespacesOutside(principal: Principal, wanted: readonly string[
   if (principal.kind === "management") return [];
   const own = new Set(principal.token.Namespaces);
   if (own.has(ALL_NAMESPACES)) return [];
-  if (wanted.includes(ALL_NAMESPACES)) return [];
   return wanted.filter((n) => !own.has(n));
 }
 
-/** Refuses topics a team token may not subscribe to (ACL topics; Node and NodePool without ClusterTopics). */
+/**
+ * Refuses topics a team's sink would never receive (scopeAdmits): ACL topics, the other
+ * cluster-wide topics, and Node and NodePool without ClusterTopics.
+ */
 export function checkTeamTopics(principal: Principal, topics: Readonly<Record<string, readonly string[]>>): void {
   if (principal.kind === "management") return;
   const names = Object.keys(topics).map((t) => canonicalTopic(t) ?? t);
   const acl = names.filter((t) => MANAGEMENT_ONLY_TOPICS.has(t));
   if (acl.length > 0) throw denied(`the topics ${acl.join(", ")} need a management token`);
+  const never = names.filter((t) => CLUSTER_TOPICS.has(t) && !MANAGEMENT_ONLY_TOPICS.has(t) && !TEAM_CLUSTER_TOPICS.has(t));
+  if (never.length > 0) throw denied(`the topics ${never.join(", ")} are cluster-wide; a team's sink receives only Node and NodePool of those (with ClusterTopics)`);
   const cluster = names.filter((t) => TEAM_CLUSTER_TOPICS.has(t));
   if (cluster.length > 0 && !principal.token.ClusterTopics) throw denied(`the topics ${cluster.join(", ")} are cluster-wide; this token does not allow them (ClusterTopics is false)`);
 }

@@ -65,7 +65,14 @@ function checkChange(principal: Principal, current: Token, next: Token): void {
   const outside = namespacesOutside(principal, added);
   if (outside.length > 0) throw denied(`namespaces ${describeList(outside)} are outside this token's namespaces (${describeList(own.Namespaces)})`);
   if (next.ClusterTopics && !current.ClusterTopics && !own.ClusterTopics) throw denied("this token does not allow cluster-wide topics (ClusterTopics), so it cannot grant them");
-  if (next.ExpiresAt !== current.ExpiresAt && own.ExpiresAt !== undefined && (next.ExpiresAt === undefined || next.ExpiresAt > own.ExpiresAt)) {
+  const later = next.ExpiresAt === undefined ? current.ExpiresAt !== undefined : current.ExpiresAt !== undefined && next.ExpiresAt > current.ExpiresAt;
+  if (!later) return;
+  // Keeping a token alive longer grants its reach for longer: only a reach this token holds itself, and no longer than it lasts.
+  const beyond = namespacesOutside(principal, next.Namespaces);
+  if (beyond.length > 0 || (next.ClusterTopics && !own.ClusterTopics)) {
+    throw denied(`a team token may extend the expiry only of tokens whose grants it holds itself; this one grants ${next.ClusterTopics && !own.ClusterTopics ? "ClusterTopics" : `namespaces ${describeList(beyond)}`} beyond it`);
+  }
+  if (own.ExpiresAt !== undefined && (next.ExpiresAt === undefined || next.ExpiresAt > own.ExpiresAt)) {
     throw denied(`this token expires at ${new Date(own.ExpiresAt).toISOString()}; a token it changes must expire no later`);
   }
 }

@@ -36,7 +36,6 @@ export function replayRoutes(deps: ReplayDeps, now: () => number): Route[] {
   async function current(replay: Replay): Promise<Replay> {
     if (replay.State !== "running") return replay;
     const progress = await replayer().progress(replay);
-    if (progress === undefined) return replay;
     const updated: Replay = { ...replay, ...progress };
     if (updated.State !== "running") {
       await deps.replays.save(updated).catch((error: unknown) => deps.logger.warn("could not save a replay's end; it is reported from the engine", { replayId: replay.ID, error: (error as Error).message }));
@@ -76,7 +75,7 @@ export function replayRoutes(deps: ReplayDeps, now: () => number): Route[] {
             await engine.start(replay);
           } catch (error) {
             const failed: Replay = { ...replay, State: "failed", EndedAt: now(), Error: (error as Error).message };
-            await deps.replays.save(failed).catch(() => undefined);
+            await deps.replays.save(failed).catch((saveError: unknown) => deps.logger.warn("could not save a replay that failed to start", { replayId: replay.ID, error: (saveError as Error).message }));
             throw new HttpError(502, `the replay could not start: ${(error as Error).message}`);
           }
           deps.logger.info("replay started", { replayId: replay.ID, sinkId: replay.SinkID, from: replay.From, to: replay.To });
@@ -89,7 +88,8 @@ export function replayRoutes(deps: ReplayDeps, now: () => number): Route[] {
       methods: {
         GET: async (request) => {
           const mine = (await deps.replays.list()).filter((r) => owns(request.principal, r.Team));
-          return json(mine.map(toPublicReplay), { pretty: request.pretty });
+          // Running ones with their engine's latest progress, as GET /v1/event/replay/:id shows them.
+          return json((await Promise.all(mine.map(current))).map(toPublicReplay), { pretty: request.pretty });
         },
       },
     },

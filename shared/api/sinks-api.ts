@@ -192,9 +192,9 @@ export function createSinksApi(deps: SinksApiDeps): (event: APIGatewayProxyEvent
     sinkRoute(["sink", ":id", "secret"], { GET: getSecret }),
     sinkRoute(["sink", ":id", "deliveries"], {
       GET: async (request, id) => {
-        await visibleSink(request.principal, id);
+        const sink = await visibleSink(request.principal, id);
         const nextToken = request.query.next_token;
-        const page = await deps.deliveries.list(id, { limit: perPage(request.query), ...(nextToken ? { nextToken } : {}) });
+        const page = await deps.deliveries.list(id, { limit: perPage(request.query), sinkIndex: sink.CreateIndex, ...(nextToken ? { nextToken } : {}) });
         return json(page.attempts.map(attemptView), { pretty: request.pretty, headers: page.nextToken !== undefined ? { "x-nomad-nexttoken": page.nextToken } : {} });
       },
     }),

@@ -183,6 +183,13 @@ export class Deliverer {
       while (i < group.length) {
         const head = group[i]!;
         const parsedHead = parseAt(i);
+        if (!("error" in parsedHead) && parsedHead.message.sinkIndex !== undefined && parsedHead.message.sinkIndex !== sink.CreateIndex) {
+          // Queued for an earlier sink of this ID, since deleted: never for this one (it may be another team's).
+          logger.warn("discarding a delivery queued for an earlier sink of the same ID", { sinkId, sinkIndex: parsedHead.message.sinkIndex, createIndex: sink.CreateIndex });
+          this.count("DeliveriesDiscarded", 1);
+          i++;
+          continue;
+        }
         if ("error" in parsedHead) {
           await this.deadLetter([head], parsedHead.error, 0, undefined, writes);
           i++;
@@ -191,7 +198,7 @@ export class Deliverer {
         if (disabled !== undefined) {
           const reason = `the sink is disabled: ${disabled}`;
           const index = parsedHead.message.detail.event.Index;
-          const record: DeliveryAttempt = { SinkID: sinkId, DeliveryID: webhookId([parsedHead.message.deliveryId]), Attempt: 0, Outcome: "dead-lettered", StatusCode: 0, LatencyMs: 0, Error: reason, Events: 1, FirstIndex: index, LastIndex: index, At: this.now() };
+          const record: DeliveryAttempt = { SinkID: sinkId, DeliveryID: webhookId([parsedHead.message.deliveryId]), Attempt: 0, Outcome: "dead-lettered", StatusCode: 0, LatencyMs: 0, Error: reason, Events: 1, FirstIndex: index, LastIndex: index, At: this.now(), SinkIndex: sink.CreateIndex };
           await this.deadLetter([head], reason, 0, record, writes);
           i++;
           continue;
@@ -241,6 +248,7 @@ export class Deliverer {
     for (let j = start + 1; j < size && members.length < limit; j++) {
       const next = parseAt(j);
       if ("error" in next) break;
+      if (next.message.sinkIndex !== head.message.sinkIndex) break;
       // A replay's deliveries are marked as such: never in one POST with first deliveries or another replay's.
       if (next.message.replay !== head.message.replay) break;
       if (pending !== undefined) {
@@ -273,7 +281,7 @@ export class Deliverer {
     const result = await this.options.webhooks.post(sink.Address, body, headers);
     const at = this.now();
     metrics?.add("DeliveryLatency", "Milliseconds", result.latencyMs);
-    const made = { sinkId: sink.ID, id, attempt: attemptNo, result, events: members.length, firstIndex, lastIndex, at };
+    const made = { sinkId: sink.ID, sinkIndex: sink.CreateIndex, id, attempt: attemptNo, result, events: members.length, firstIndex, lastIndex, at };
     if (result.outcome === "delivered") {
       writes.attempts.push(attemptRecord(made, "delivered", ""));
       const highest = writes.highest.get(sink.ID);
@@ -340,7 +348,7 @@ export class Deliverer {
 
 /** The record of one POST, made by `attempt()`. */
 function attemptRecord(
-  made: { sinkId: string; id: string; attempt: number; result: AttemptResult; events: number; firstIndex: number; lastIndex: number; at: number },
+  made: { sinkId: string; sinkIndex: number; id: string; attempt: number; result: AttemptResult; events: number; firstIndex: number; lastIndex: number; at: number },
   outcome: AttemptOutcome,
   error: string,
   nextAttemptAt?: number,
@@ -357,6 +365,7 @@ function attemptRecord(
     FirstIndex: made.firstIndex,
     LastIndex: made.lastIndex,
     At: made.at,
+    SinkIndex: made.sinkIndex,
   };
   return nextAttemptAt !== undefined ? { ...record, NextAttemptAt: nextAttemptAt } : record;
 }

@@ -49,6 +49,8 @@ export interface DeliveryAttempt {
   readonly LastIndex: number;
   /** Epoch ms of the attempt. */
   readonly At: number;
+  /** The sink's CreateIndex: a later sink under the same ID does not list this one's attempts. */
+  readonly SinkIndex?: number;
   /** Epoch ms of the next try, when one is scheduled. */
   readonly NextAttemptAt?: number;
 }
@@ -70,7 +72,8 @@ export interface DeliveryLog {
    */
   recordAll(attempts: readonly DeliveryAttempt[]): Promise<void>;
   /** The newest attempts first; `nextToken` continues where a page stopped. */
-  list(sinkId: string, page: { limit: number; nextToken?: string }): Promise<{ attempts: DeliveryAttempt[]; nextToken?: string }>;
+  /** `sinkIndex`: only that incarnation's attempts (and older records that carry none). */
+  list(sinkId: string, page: { limit: number; nextToken?: string; sinkIndex?: number }): Promise<{ attempts: DeliveryAttempt[]; nextToken?: string }>;
   pending(sinkId: string, firstDeliveryId: string): Promise<PendingDelivery | undefined>;
   savePending(sinkId: string, firstDeliveryId: string, pending: PendingDelivery): Promise<void>;
   clearPending(sinkId: string, firstDeliveryId: string): Promise<void>;
@@ -162,15 +165,17 @@ export class DynamoDeliveryLog implements DeliveryLog {
       [DELIVERIES_TTL_ATTRIBUTE]: { N: String(Math.floor(attempt.At / 1000) + this.ttlSeconds) },
     };
     if (attempt.NextAttemptAt !== undefined) item.NextAttemptAt = { N: String(attempt.NextAttemptAt) };
+    if (attempt.SinkIndex !== undefined) item.SinkIndex = { N: String(attempt.SinkIndex) };
     return item;
   }
 
-  async list(sinkId: string, page: { limit: number; nextToken?: string }): Promise<{ attempts: DeliveryAttempt[]; nextToken?: string }> {
+  async list(sinkId: string, page: { limit: number; nextToken?: string; sinkIndex?: number }): Promise<{ attempts: DeliveryAttempt[]; nextToken?: string }> {
     const result = await this.client.send(
       new QueryCommand({
         TableName: this.options.tableName,
         KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues: { ":pk": partition(sinkId), ":prefix": { S: ATTEMPT_PREFIX } },
+        ...(page.sinkIndex !== undefined ? { FilterExpression: "attribute_not_exists(SinkIndex) OR SinkIndex = :sinkIndex" } : {}),
+        ExpressionAttributeValues: { ":pk": partition(sinkId), ":prefix": { S: ATTEMPT_PREFIX }, ...(page.sinkIndex !== undefined ? { ":sinkIndex": { N: String(page.sinkIndex) } } : {}) },
         ScanIndexForward: false,
         Limit: page.limit,
         ...(page.nextToken !== undefined ? { ExclusiveStartKey: { pk: partition(sinkId), sk: { S: decodeNextToken(page.nextToken) } } } : {}),
@@ -239,6 +244,7 @@ function attemptFromItem(item: Item): DeliveryAttempt {
     LastIndex: n("LastIndex"),
     At: n("At"),
     ...(item.NextAttemptAt?.N !== undefined ? { NextAttemptAt: n("NextAttemptAt") } : {}),
+    ...(item.SinkIndex?.N !== undefined ? { SinkIndex: n("SinkIndex") } : {}),
   };
 }
 

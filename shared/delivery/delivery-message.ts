@@ -16,6 +16,11 @@ export const DeliveryMessageSchema = z.object({
   redriven: z.boolean().optional(),
   /** The replay (its ID) this delivery is part of: the webhook body says so. */
   replay: z.string().min(1).optional(),
+  /**
+   * The sink's CreateIndex when the message was queued: a sink deleted and registered
+   * again under the same ID (perhaps by another team) never gets the old sink's messages.
+   */
+  sinkIndex: z.number().int().nonnegative().optional(),
 });
 export type DeliveryMessage = z.infer<typeof DeliveryMessageSchema>;
 
@@ -52,15 +57,22 @@ export function deliveryMessage(sinkId: string, detail: NomadBusDetail): Deliver
  * (busDetailJson: the payload as received), so one event matched by many sinks is
  * serialised once. Same keys, same order, same bytes.
  */
-export function deliveryMessageJson(sinkId: string, eventId: string, detailJson: string, replay?: string): string {
-  return `{"sinkId":${JSON.stringify(sinkId)},"deliveryId":"${deliveryId(sinkId, eventId)}","detail":${detailJson}${replay !== undefined ? `,"replay":${JSON.stringify(replay)}` : ""}}`;
+export function deliveryMessageJson(sinkId: string, eventId: string, detailJson: string, extra: { replay?: string; sinkIndex?: number } = {}): string {
+  return `{"sinkId":${JSON.stringify(sinkId)},"deliveryId":"${deliveryId(sinkId, eventId)}","detail":${detailJson}${messageExtras(extra)}}`;
+}
+
+/** The optional fields after `detail`, in JSON.stringify's order of DeliveryMessage's keys. */
+function messageExtras(m: Pick<DeliveryMessage, "replay" | "sinkIndex" | "redriven">): string {
+  return (
+    (m.replay !== undefined ? `,"replay":${JSON.stringify(m.replay)}` : "") +
+    (m.sinkIndex !== undefined ? `,"sinkIndex":${m.sinkIndex}` : "") +
+    (m.redriven !== undefined ? `,"redriven":${m.redriven}` : "")
+  );
 }
 
 /** A whole message as JSON: JSON.stringify's keys and order, the event's payload as received (busDetailJson). */
 export function deliveryMessageBody(message: DeliveryMessage): string {
-  const redriven = message.redriven !== undefined ? `,"redriven":${message.redriven}` : "";
-  const replay = message.replay !== undefined ? `,"replay":${JSON.stringify(message.replay)}` : "";
-  return `{"sinkId":${JSON.stringify(message.sinkId)},"deliveryId":${JSON.stringify(message.deliveryId)},"detail":${busDetailJson(message.detail)}${replay}${redriven}}`;
+  return `{"sinkId":${JSON.stringify(message.sinkId)},"deliveryId":${JSON.stringify(message.deliveryId)},"detail":${busDetailJson(message.detail)}${messageExtras(message)}}`;
 }
 
 /**
@@ -75,9 +87,10 @@ export function decodeDeliveryMessage(value: unknown): { message: DeliveryMessag
   if (typeof v.deliveryId !== "string" || v.deliveryId === "") return { problem: "deliveryId must be a non-empty string" };
   if (v.redriven !== undefined && typeof v.redriven !== "boolean") return { problem: "redriven must be a boolean" };
   if (v.replay !== undefined && (typeof v.replay !== "string" || v.replay === "")) return { problem: "replay must be a non-empty string" };
+  if (v.sinkIndex !== undefined && !(Number.isInteger(v.sinkIndex) && (v.sinkIndex as number) >= 0)) return { problem: "sinkIndex must be a whole number" };
   const decoded = decodeNomadBusDetail(v.detail);
   if ("problem" in decoded) return decoded;
   return {
-    message: { sinkId: v.sinkId, deliveryId: v.deliveryId, detail: decoded.detail, ...(v.replay !== undefined ? { replay: v.replay as string } : {}), ...(v.redriven !== undefined ? { redriven: v.redriven } : {}) },
+    message: { sinkId: v.sinkId, deliveryId: v.deliveryId, detail: decoded.detail, ...(v.replay !== undefined ? { replay: v.replay as string } : {}), ...(v.sinkIndex !== undefined ? { sinkIndex: v.sinkIndex as number } : {}), ...(v.redriven !== undefined ? { redriven: v.redriven } : {}) },
   };
 }

@@ -6,7 +6,8 @@ import { fullJitter, sleep } from "../retry/backoff";
 import { busDetailJson, decodeNomadBusDetail, GAP_TOPIC, type NomadBusDetail } from "../streamer/event-contract";
 import { describeValue } from "../errors";
 import { deliveryId, deliveryMessageJson, replayDeduplicationId } from "./delivery-message";
-import { inScope, type RoutedSink, type SinkCache } from "./sink-cache";
+import { scopeAdmits } from "../tokens/scope";
+import type { RoutedSink, SinkCache } from "./sink-cache";
 
 /** One record of the ingest queue: an EventBridge event as the bus's SQS target writes it. */
 export interface IngestRecord {
@@ -38,10 +39,16 @@ export interface FanoutOptions {
   /** Attempts per SendMessageBatch before the records are reported failed. @default 5 */
   readonly sendAttempts?: number;
   readonly retryBaseMs?: number;
-  /** Finds a replay by name, for replayed events (their `replay-name`): its SinkID limits them to one sink. */
-  readonly replays?: { get(id: string): Promise<{ readonly SinkID?: string } | undefined> };
+  /** Finds a replay by name, for replayed events (their `replay-name`): its SinkID (and a team's replay, its Team) limits them. */
+  readonly replays?: { get(id: string): Promise<ReplayTarget | undefined> };
   readonly logger: Logger;
   readonly metrics?: MetricsSink;
+}
+
+/** Whom a replay's events are for: one sink, or every matching sink (of the team, for a team's replay). */
+export interface ReplayTarget {
+  readonly SinkID?: string;
+  readonly Team?: string;
 }
 
 /** SQS's limits on one SendMessageBatch. */
@@ -83,7 +90,7 @@ export function parseIngestEnvelope(body: string): { detail: NomadBusDetail; rep
  * checked on every event so a token change applies from the next batch.
  */
 function matches({ sink, scope }: RoutedSink, detail: NomadBusDetail): boolean {
-  return (detail.event.Topic === GAP_TOPIC || matchesTopics(sink.Topics, detail.event)) && inScope({ sink, scope }, detail.event);
+  return (detail.event.Topic === GAP_TOPIC || matchesTopics(sink.Topics, detail.event)) && scopeAdmits(sink, scope, detail.event);
 }
 
 /**
@@ -94,7 +101,7 @@ function matches({ sink, scope }: RoutedSink, detail: NomadBusDetail): boolean {
  */
 export class Fanout {
   private readonly maxMessageBytes: number;
-  private readonly replaySinks = new Map<string, string>();
+  private readonly replays = new Map<string, ReplayTarget>();
 
   constructor(private readonly options: FanoutOptions) {
     this.maxMessageBytes = options.maxMessageBytes ?? SQS_DEFAULT_MAX_MESSAGE_BYTES;
@@ -120,10 +127,10 @@ export class Fanout {
     metrics?.add("FanoutEvents", "Count", parsed.length);
 
     let sinks;
-    let replayTargets: Map<string, string | undefined>;
+    let replays: Map<string, ReplayTarget | null>;
     try {
       sinks = await this.options.sinks.enabledSinks();
-      replayTargets = await this.replayTargets(parsed);
+      replays = await this.replaysOf(parsed);
     } catch (error) {
       logger.error("could not read the sinks; the batch will be retried", { error: (error as Error).message });
       return records.map((r) => r.messageId);
@@ -136,8 +143,8 @@ export class Fanout {
     for (const { record, detail, replayName } of parsed) {
       const start = outgoing.length;
       // A replayed event goes only to its replay's sink (all matching sinks when it names none).
-      const only = replayName !== undefined ? replayTargets.get(replayName) : undefined;
-      const targets = only !== undefined ? sinks.filter((s) => s.sink.ID === only) : sinks;
+      const replay = replayName !== undefined ? replays.get(replayName) : undefined;
+      const targets = replay === undefined ? sinks : replay === null ? [] : sinks.filter(({ sink }) => (replay.SinkID === undefined || sink.ID === replay.SinkID) && (replay.Team === undefined || sink.Team === replay.Team));
       try {
         // The detail is serialised once per event (and once more if it goes by reference), not per sink.
         let shared = detail;
@@ -146,13 +153,14 @@ export class Fanout {
           if (!matches(routed, detail)) continue;
           const { sink } = routed;
           detailJson ??= busDetailJson(shared);
-          let body = deliveryMessageJson(sink.ID, detail.id, detailJson, replayName);
+          const extra = { ...(replayName !== undefined ? { replay: replayName } : {}), sinkIndex: sink.CreateIndex };
+          let body = deliveryMessageJson(sink.ID, detail.id, detailJson, extra);
           let bytes = Buffer.byteLength(body);
           if (bytes > this.maxMessageBytes && shared.payloadRef === undefined) {
             if (!this.options.offload) throw new Error(`event ${detail.id} makes a ${bytes}-byte delivery message, over SQS's ${this.maxMessageBytes}, and no payload bucket is configured (PAYLOAD_BUCKET)`);
             shared = await this.options.offload(detail);
             detailJson = busDetailJson(shared);
-            body = deliveryMessageJson(sink.ID, detail.id, detailJson, replayName);
+            body = deliveryMessageJson(sink.ID, detail.id, detailJson, extra);
             bytes = Buffer.byteLength(body);
           }
           if (bytes > this.maxMessageBytes) throw new Error(`event ${detail.id} makes a ${bytes}-byte delivery message even by reference, over SQS's ${this.maxMessageBytes}`);
@@ -210,22 +218,26 @@ export class Fanout {
     return [...failed];
   }
 
-  /** The sink each replay of the batch is limited to (undefined: every matching sink); replays are looked up once each. */
-  private async replayTargets(parsed: ReadonlyArray<{ replayName?: string }>): Promise<Map<string, string | undefined>> {
-    const targets = new Map<string, string | undefined>();
+  /**
+   * Each replay of the batch, as the replay store has it (looked up once per function
+   * instance: a replay never changes whom it is for). An unknown replay (not started
+   * through the API) is `null`: its events go nowhere, and it is looked up again next time.
+   */
+  private async replaysOf(parsed: ReadonlyArray<{ replayName?: string }>): Promise<Map<string, ReplayTarget | null>> {
+    const found = new Map<string, ReplayTarget | null>();
     for (const { replayName } of parsed) {
-      if (replayName === undefined || targets.has(replayName)) continue;
-      let sinkId = this.replaySinks.get(replayName);
-      if (sinkId === undefined) {
-        const replay = await this.options.replays?.get(replayName);
-        if (replay === undefined) this.options.logger.warn("a replayed event's replay is unknown; it goes to every matching sink", { replayName });
-        // A replay's sink never changes: remembered for the function's life.
-        sinkId = replay?.SinkID ?? "";
-        this.replaySinks.set(replayName, sinkId);
+      if (replayName === undefined || found.has(replayName)) continue;
+      let replay = this.replays.get(replayName);
+      if (replay === undefined) {
+        const stored = await this.options.replays?.get(replayName);
+        if (stored !== undefined) {
+          replay = { ...(stored.SinkID !== undefined ? { SinkID: stored.SinkID } : {}), ...(stored.Team !== undefined ? { Team: stored.Team } : {}) };
+          this.replays.set(replayName, replay);
+        } else this.options.logger.warn("replayed events of an unknown replay are not delivered", { replayName });
       }
-      targets.set(replayName, sinkId === "" ? undefined : sinkId);
+      found.set(replayName, replay ?? null);
     }
-    return targets;
+    return found;
   }
 
   private async sendWithRetries(messages: OutgoingMessage[]): Promise<Array<{ id: string; error: string }>> {

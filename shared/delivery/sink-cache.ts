@@ -1,7 +1,6 @@
-import type { NomadEvent } from "../nomad/event";
 import type { Sink } from "../sinks/sink";
 import type { SinkStore } from "../sinks/sink-store";
-import { scopeAdmits, teamScopes, type ScopeGrant, type TeamScope } from "../tokens/scope";
+import { teamScopes, type ScopeGrant, type TeamScope } from "../tokens/scope";
 
 /** An enabled sink and what its team may receive now (undefined: a management sink, or a team without a live token). */
 export interface RoutedSink {
@@ -9,10 +8,6 @@ export interface RoutedSink {
   readonly scope: TeamScope | undefined;
 }
 
-/** Whether the scope rules let `event` reach the sink (its topic filter is checked apart). */
-export function inScope(routed: RoutedSink, event: Pick<NomadEvent, "Topic" | "Namespace">): boolean {
-  return scopeAdmits(routed.sink, routed.scope, event);
-}
 
 export interface SinkCacheOptions {
   /** Where team tokens are read (their namespaces bound their team's sinks). @default no tokens: team sinks receive nothing */
@@ -23,20 +18,21 @@ export interface SinkCacheOptions {
 }
 
 /**
- * The enabled sinks and their teams' scopes. Every call reads the table's write index (one
- * small consistent read) and reloads when it moved, so a new sink, a changed sink or a
- * token's narrowed namespaces take effect on the very next batch; otherwise a read serves
- * for `ttlMs` (a sink disabled by a delivery does not move the index). Token expiry is
- * judged on every call. Concurrent callers share one reload.
+ * The enabled sinks and their teams' scopes. Every call reads the store's change version
+ * (one small consistent read; it moves after each landed sink or token write) and reloads
+ * when it moved, so a new, changed or disabled sink and a token's narrowed namespaces take
+ * effect on the very next batch. A read serves at most `ttlMs` in any case (a safety net
+ * should a writer die between its write and the version's move). Token expiry is judged on
+ * every call. Concurrent callers share one reload.
  */
 export class SinkCache {
-  private loaded: { at: number; index: number; sinks: Sink[]; grants: readonly ScopeGrant[] } | undefined;
+  private loaded: { at: number; version: number; sinks: Sink[]; grants: readonly ScopeGrant[] } | undefined;
   private loading: Promise<NonNullable<SinkCache["loaded"]>> | undefined;
   private readonly now: () => number;
   private readonly ttlMs: number;
 
   constructor(
-    private readonly store: Pick<SinkStore, "list" | "currentIndex">,
+    private readonly store: Pick<SinkStore, "list" | "changeVersion">,
     private readonly options: SinkCacheOptions = {},
   ) {
     this.now = options.now ?? Date.now;
@@ -45,7 +41,7 @@ export class SinkCache {
 
   async enabledSinks(): Promise<RoutedSink[]> {
     let loaded = this.loaded;
-    if (loaded === undefined || this.now() - loaded.at >= this.ttlMs || (await this.store.currentIndex()) !== loaded.index) loaded = await this.reload();
+    if (loaded === undefined || this.now() - loaded.at >= this.ttlMs || (await this.store.changeVersion()) !== loaded.version) loaded = await this.reload();
     const scopes = teamScopes(loaded.grants, this.now());
     return loaded.sinks.map((sink) => ({ sink, scope: sink.Team !== undefined ? scopes.get(sink.Team) : undefined }));
   }
@@ -53,8 +49,10 @@ export class SinkCache {
   private reload() {
     this.loading ??= (async () => {
       const at = this.now();
-      const [{ value, index }, grants] = await Promise.all([this.store.list(), this.options.tokens ? this.options.tokens.list().then((t) => t.value) : Promise.resolve([])]);
-      const loaded = { at, index, sinks: value.filter((sink) => sink.Disabled === undefined), grants };
+      // The version is read before the data: a write landing meanwhile moves it again, and the next call reloads.
+      const version = await this.store.changeVersion();
+      const [{ value }, grants] = await Promise.all([this.store.list(), this.options.tokens ? this.options.tokens.list().then((t) => t.value) : Promise.resolve([])]);
+      const loaded = { at, version, sinks: value.filter((sink) => sink.Disabled === undefined), grants };
       this.loaded = loaded;
       return loaded;
     })().finally(() => {

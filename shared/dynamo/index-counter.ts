@@ -2,6 +2,8 @@ import { GetItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBCl
 
 /** The item that holds a table's write counter (Nomad's raft index, in one item). */
 export const COUNTER_KEY: Record<string, AttributeValue> = { pk: { S: "COUNTER" }, sk: { S: "INDEX" } };
+/** The item that moves after each configuration write has landed (see IndexCounter.landed). */
+const VERSION_KEY: Record<string, AttributeValue> = { pk: { S: "COUNTER" }, sk: { S: "VERSION" } };
 
 /**
  * One strictly increasing counter per table, shared by every kind of item in it (sinks,
@@ -21,11 +23,30 @@ export class IndexCounter {
   }
 
   /** The next value: strictly increasing across every writer. */
-  async next(): Promise<number> {
+  next(): Promise<number> {
+    return this.add(COUNTER_KEY);
+  }
+
+  /**
+   * Says a configuration write has landed. The index is taken before its write, so a reader
+   * that saw a new index could still read the old item; this second value moves only after
+   * the write, so a cache keyed on it (the fan-out's) never keeps what the write replaced.
+   */
+  async landed(): Promise<void> {
+    await this.add(VERSION_KEY);
+  }
+
+  /** Moves after every landed configuration write (sinks and tokens; not delivery progress). */
+  async version(): Promise<number> {
+    const result = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: VERSION_KEY, ConsistentRead: true }));
+    return Number(result.Item?.Value?.N ?? 0);
+  }
+
+  private async add(key: Record<string, AttributeValue>): Promise<number> {
     const result = await this.client.send(
       new UpdateItemCommand({
         TableName: this.tableName,
-        Key: COUNTER_KEY,
+        Key: key,
         UpdateExpression: "ADD #value :one",
         ExpressionAttributeNames: { "#value": "Value" },
         ExpressionAttributeValues: { ":one": { N: "1" } },

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { ValidationError } from "../errors";
+import { parseRfc3339, rfc3339Schema } from "../rfc3339";
 import { parseOrThrow } from "../validation";
 import { SinkIdSchema } from "../sinks/sink";
 
@@ -71,11 +72,7 @@ export function parseReplayId(id: string): string {
   return id;
 }
 
-const TimeSchema = z
-  .string({ error: "must be a time in RFC 3339 form, such as 2026-11-21T10:00:00Z" })
-  .refine((text) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(text) && !Number.isNaN(Date.parse(text)), {
-    error: "must be a time in RFC 3339 form, such as 2026-11-21T10:00:00Z",
-  });
+const TimeSchema = rfc3339Schema("2026-11-21T10:00:00Z");
 
 const ReplayRequestSchema = z.strictObject(
   { From: TimeSchema, To: TimeSchema, SinkID: z.union([z.literal(""), SinkIdSchema]).optional() },
@@ -91,8 +88,8 @@ export interface ReplayRequest {
 /** Validates `POST /v1/event/replay`: a window in the past, From before To. */
 export function parseReplayRequest(input: unknown, now: number): ReplayRequest {
   const body = parseOrThrow(ReplayRequestSchema, input, "replay");
-  const from = Date.parse(body.From);
-  const to = Date.parse(body.To);
+  const from = parseRfc3339(body.From)!;
+  const to = parseRfc3339(body.To)!;
   const problems: string[] = [];
   if (from >= to) problems.push(`From must be before To; received From ${JSON.stringify(body.From)} and To ${JSON.stringify(body.To)}`);
   if (to > now) problems.push(`To must not be in the future (the archive holds only what happened); received ${JSON.stringify(body.To)}, now is ${new Date(now).toISOString()}`);

@@ -1,4 +1,4 @@
-import { DescribeReplayCommand, EventBridgeClient, StartReplayCommand } from "@aws-sdk/client-eventbridge";
+import { DescribeReplayCommand, EventBridgeClient, ResourceNotFoundException, StartReplayCommand } from "@aws-sdk/client-eventbridge";
 import type { Replay } from "./replay";
 
 /** Progress of a running replay, as its engine reports it. */
@@ -16,8 +16,8 @@ export interface ReplayProgress {
  */
 export interface Replayer {
   start(replay: Replay): Promise<void>;
-  /** The engine's view of a replay it started; undefined when it knows nothing of it. */
-  progress(replay: Replay): Promise<ReplayProgress | undefined>;
+  /** The engine's view of a replay it started (failed, saying why, when it knows nothing of it). */
+  progress(replay: Replay): Promise<ReplayProgress>;
 }
 
 export interface EventBridgeReplayerOptions {
@@ -53,8 +53,14 @@ export class EventBridgeReplayer implements Replayer {
     );
   }
 
-  async progress(replay: Replay): Promise<ReplayProgress | undefined> {
-    const described = await this.client.send(new DescribeReplayCommand({ ReplayName: replay.ID }));
+  async progress(replay: Replay): Promise<ReplayProgress> {
+    let described;
+    try {
+      described = await this.client.send(new DescribeReplayCommand({ ReplayName: replay.ID }));
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return { State: "failed", Error: `EventBridge has no replay named ${replay.ID}` };
+      throw error;
+    }
     const state = STATES[described.State ?? ""] ?? "running";
     return {
       State: state,

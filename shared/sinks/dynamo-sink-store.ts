@@ -13,7 +13,6 @@ import { ConflictError, NotFoundError } from "../errors";
 import { fullJitter, sleep } from "../retry/backoff";
 import { generateSecret, PREVIOUS_SECRET_GRACE_MS } from "./secret";
 import type { PreviousSecret, Sink, SinkRegistration } from "./sink";
-import { ALL_NAMESPACES } from "../tokens/scope";
 import { previousSecretsToAttribute, SINK_SORT_KEY, sinkFromItem, sinkKey, topicsToAttribute } from "./sink-item";
 import type { SinkGuard, SinkStore, Written } from "./sink-store";
 
@@ -70,9 +69,9 @@ export class DynamoSinkStore implements SinkStore {
     this.counter = new IndexCounter(this.client, this.tableName);
   }
 
-  /** The table's last write index: unchanged means no sink or token was written since. */
-  currentIndex(): Promise<number> {
-    return this.counter.current();
+  /** Moves after every landed sink or token write: unchanged means the configuration is as it was. */
+  changeVersion(): Promise<number> {
+    return this.counter.version();
   }
 
   async list(): Promise<Written<Sink[]>> {
@@ -113,7 +112,7 @@ export class DynamoSinkStore implements SinkStore {
         Topics: registration.Topics,
         Address: registration.Address,
         ...(team !== "" ? { Team: team } : {}),
-        ...(namespaces !== undefined && !namespaces.includes(ALL_NAMESPACES) ? { Namespaces: namespaces } : {}),
+        ...(namespaces !== undefined ? { Namespaces: namespaces } : {}),
         ...(registration.Secret !== undefined
           ? replaceSecret(current, registration.Secret, now)
           : current !== undefined
@@ -135,6 +134,7 @@ export class DynamoSinkStore implements SinkStore {
     if (guard === undefined) {
       const index = await this.counter.next();
       await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: sinkKey(id) }));
+      await this.counter.landed();
       return { value: undefined, index };
     }
     // Guarded: deleted only as the guard saw it, so an owner change in between is not missed.
@@ -147,6 +147,7 @@ export class DynamoSinkStore implements SinkStore {
         await this.client.send(
           new DeleteItemCommand({ TableName: this.tableName, Key: sinkKey(id), ConditionExpression: "ModifyIndex = :observed", ExpressionAttributeValues: { ":observed": { N: String(current.ModifyIndex) } } }),
         );
+        await this.counter.landed();
         return { value: undefined, index };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -156,8 +157,11 @@ export class DynamoSinkStore implements SinkStore {
     throw new ConflictError(`event sink ${JSON.stringify(id)} changed under ${this.maxAttempts} attempts in a row to delete it; try again`);
   }
 
-  disable(id: string, reason: string, now = Date.now()): Promise<boolean> {
-    return this.updateIf(id, "SET DisabledReason = :reason, DisabledAt = :at", "attribute_exists(pk)", { ":reason": { S: reason }, ":at": { N: String(now) } });
+  async disable(id: string, reason: string, now = Date.now()): Promise<boolean> {
+    const disabled = await this.updateIf(id, "SET DisabledReason = :reason, DisabledAt = :at", "attribute_exists(pk)", { ":reason": { S: reason }, ":at": { N: String(now) } });
+    // The fan-out stops queueing for it from its next batch.
+    if (disabled) await this.counter.landed();
+    return disabled;
   }
 
   advanceLatestIndex(id: string, index: number): Promise<boolean> {
@@ -219,6 +223,7 @@ export class DynamoSinkStore implements SinkStore {
             ReturnValues: "ALL_NEW",
           }),
         );
+        await this.counter.landed();
         return { value: sinkFromItem(result.Attributes ?? {}), index };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;

@@ -45,6 +45,6 @@ export interface SinkStore {
   disable(id: string, reason: string, now?: number): Promise<boolean>;
   /** Issues a new secret; the old one keeps signing for the grace period. Throws NotFoundError. */
   rotateSecret(id: string, now?: number, guard?: SinkGuard): Promise<Written<Sink>>;
-  /** The store's last write index (sinks and tokens share it): unchanged means nothing was written. */
-  currentIndex(): Promise<number>;
+  /** Moves after every landed sink or token write (not LatestIndex advances): unchanged means the configuration is as it was. */
+  changeVersion(): Promise<number>;
 }

@@ -195,7 +195,7 @@ export interface SinkRegistration {
   readonly Topics: Record<string, string[]>;
   readonly Address: string;
   readonly Secret?: string;
-  /** Absent or ["*"]: every namespace (of the owning team). */
+  /** Absent: every namespace (of the owning team). A body's ["*"] is parsed as absent. */
   readonly Namespaces?: string[];
   /** The owner: a team name, "" for management, absent to keep the current owner. */
   readonly Team?: string;
@@ -210,7 +210,8 @@ export function parseSinkRegistration(body: unknown): SinkRegistration {
     Topics: parsed.Topics,
     Address: parsed.Address,
     ...(parsed.Secret !== undefined ? { Secret: parsed.Secret } : {}),
-    ...(parsed.Namespaces !== undefined ? { Namespaces: parsed.Namespaces } : {}),
+    // ["*"] is no filter at all: stored as none.
+    ...(parsed.Namespaces !== undefined && !parsed.Namespaces.includes(ALL_NAMESPACES) ? { Namespaces: parsed.Namespaces } : {}),
     ...(parsed.Team !== undefined ? { Team: parsed.Team } : {}),
   };
 }

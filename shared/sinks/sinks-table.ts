@@ -8,7 +8,9 @@
  * |                 |               |           | Team?, Namespaces? (L), DisabledReason?, DisabledAt?   |
  * | token           | `TOKEN#<AccessorID>` | `TOKEN` | see shared/tokens/dynamo-token-store.ts          |
  * | token secret    | `TOKENSECRET#<sha256>` | `TOKENSECRET` | AccessorID                             |
- * | index counter   | `COUNTER`     | `INDEX`   | Value (N): the last index handed out (sinks and tokens)|
+ * | replay          | `REPLAY#<ID>` | `REPLAY`  | see shared/replay/dynamo-replay-store.ts               |
+ * | index counter   | `COUNTER`     | `INDEX`   | Value (N): the last index handed out (every write)     |
+ * | change version  | `COUNTER`     | `VERSION` | Value (N): moves after each sink or token write lands  |
  *
  * - A partition per sink spreads the per-delivery `LatestIndex` writes; listing is a
  *   strongly consistent Scan (sinks are few; a GSI would be eventually consistent, and a

@@ -123,6 +123,7 @@ export class DynamoTokenStore {
         ],
       }),
     );
+    await this.counter.landed();
     return { value: token, index };
   }
 
@@ -178,6 +179,7 @@ export class DynamoTokenStore {
         await this.client.send(
           new PutItemCommand({ TableName: this.tableName, Item: tokenToItem(next), ConditionExpression: "ModifyIndex = :observed", ExpressionAttributeValues: { ":observed": { N: String(current.ModifyIndex) } } }),
         );
+        await this.counter.landed();
         return { value: next, index };
       } catch (error) {
         if (!lostRace(error)) throw error;
@@ -203,6 +205,7 @@ export class DynamoTokenStore {
             ],
           }),
         );
+        await this.counter.landed();
         return { value: undefined, index };
       } catch (error) {
         if (!lostRace(error)) throw error;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { NomadEvent } from "../nomad/event";
+import { CLUSTER_TOPICS } from "../nomad/topics";
 import { GAP_TOPIC } from "../streamer/event-contract";
 
 /** Nomad's rule for namespace names (structs.validNamespaceName). */
@@ -11,8 +12,8 @@ export const NAMESPACES_MAX = 100;
 /** Every namespace: a management token's scope, and a sink without a namespace filter. */
 export const ALL_NAMESPACES = "*";
 
-/** Topics only a management token may subscribe to (Nomad requires a management token for them). */
-export const MANAGEMENT_ONLY_TOPICS: ReadonlySet<string> = new Set(["ACLToken", "ACLPolicy", "ACLRole", "ACLAuthMethod", "ACLBindingRule"]);
+/** Topics only a management token may subscribe to (Nomad requires a management token for them): the ACL ones. */
+export const MANAGEMENT_ONLY_TOPICS: ReadonlySet<string> = new Set([...CLUSTER_TOPICS].filter((topic) => topic.startsWith("ACL")));
 /** Cluster-wide topics a team may receive when its token allows it (`ClusterTopics`). */
 export const TEAM_CLUSTER_TOPICS: ReadonlySet<string> = new Set(["Node", "NodePool"]);
 

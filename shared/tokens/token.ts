@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import { ValidationError } from "../errors";
+import { parseRfc3339, rfc3339Schema } from "../rfc3339";
 import { parseOrThrow } from "../validation";
 import { ALL_NAMESPACES, NamespacesSchema, TeamNameSchema, type ScopeGrant } from "./scope";
 
@@ -83,12 +84,7 @@ export function parseGoDuration(text: string): number | undefined {
 
 const NameSchema = z.string({ error: "must be a string" }).max(TOKEN_NAME_MAX_LENGTH, { error: `must be at most ${TOKEN_NAME_MAX_LENGTH} characters` });
 
-const ExpirationTimeSchema = z
-  .string({ error: "must be a time in RFC 3339 form, such as 2030-01-02T15:04:05Z" })
-  .refine((text) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(text) && !Number.isNaN(Date.parse(text)), {
-    error: "must be a time in RFC 3339 form, such as 2030-01-02T15:04:05Z",
-  })
-  .nullable();
+const ExpirationTimeSchema = rfc3339Schema("2030-01-02T15:04:05Z").nullable();
 
 const ExpirationTtlSchema = z
   .string({ error: 'must be a duration such as "1h" or "72h30m"' })
@@ -138,7 +134,7 @@ function expiresAt(body: TokenBody, now: number): { ExpiresAt?: number } | { pro
   if (ttl !== undefined) return { ExpiresAt: now + ttl };
   if (body.ExpirationTime === null) return {};
   if (body.ExpirationTime === undefined) return undefined;
-  const at = Date.parse(body.ExpirationTime);
+  const at = parseRfc3339(body.ExpirationTime)!;
   if (at <= now) return { problem: `ExpirationTime: must be in the future; received ${JSON.stringify(body.ExpirationTime)}` };
   return { ExpiresAt: at };
 }

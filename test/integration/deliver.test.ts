@@ -192,6 +192,29 @@ describe("deliver: webhooks through the FIFO queue", () => {
     expect(() => verify("whsec_" + Buffer.alloc(32, 7).toString("base64"), request)).toThrow();
   });
 
+  it("never delivers to a sink registered again under a deleted sink's ID what was queued for the old one, nor lists its attempts", async () => {
+    const { pipeline, receiver } = await setup();
+    const old = await register(pipeline, receiver, "alerts");
+    const log = new DynamoDeliveryLog({ tableName: pipeline.deliveriesTable, client: pipeline.dynamo });
+    await log.record({ SinkID: "alerts", SinkIndex: old.CreateIndex, DeliveryID: "msg_old", Attempt: 1, Outcome: "delivered", StatusCode: 204, LatencyMs: 1, Error: "", Events: 1, FirstIndex: 1, LastIndex: 1, At: Date.now() });
+    await pipeline.sinks.delete("alerts");
+    const reborn = await register(pipeline, receiver, "alerts");
+    expect(reborn.CreateIndex).toBeGreaterThan(old.CreateIndex);
+    // Two messages still queued for the old sink, then one for the new.
+    await enqueue(pipeline, [
+      { ...deliveryMessage("alerts", detail(1)), sinkIndex: old.CreateIndex },
+      { ...deliveryMessage("alerts", detail(2)), sinkIndex: old.CreateIndex },
+      { ...deliveryMessage("alerts", detail(3)), sinkIndex: reborn.CreateIndex },
+    ]);
+    pipeline.start();
+    await until(() => acceptedIndexes(receiver).length >= 1);
+    await until(() => pipeline.metrics.total("DeliveriesDiscarded") === 2);
+    expect(acceptedIndexes(receiver)).toEqual([3]);
+    const { attempts } = await log.list("alerts", { limit: 10, sinkIndex: reborn.CreateIndex });
+    expect(attempts.map((a) => a.DeliveryID)).not.toContain("msg_old");
+    expect(attempts.map((a) => a.LastIndex)).toEqual([3]);
+  });
+
   it("discards deliveries of a deleted sink and refuses internal addresses at connection time", async () => {
     const { pipeline, receiver } = await setup({ WEBHOOK_ALLOWED_CIDRS: "" });
     const sink = await register(pipeline, receiver, "internal");

@@ -14,12 +14,12 @@ describe("DynamoSinkStore specifics", () => {
     expect((await store.list()).value.map((s) => s.ID)).toEqual(ids);
   });
 
-  it("keeps sinks and the counter in separate items (the key design in sinks-table.ts)", async () => {
+  it("keeps sinks, the counter and the change version in separate items (the key design in sinks-table.ts)", async () => {
     const { tableName, client } = await newSinksTable();
     const store = new DynamoSinkStore({ tableName, client });
     await store.put(registration("a"));
     const { ScanCommand } = await import("@aws-sdk/client-dynamodb");
     const items = (await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }))).Items ?? [];
-    expect(items.map((i) => `${i.pk?.S}|${i.sk?.S}`).sort()).toEqual(["COUNTER|INDEX", "SINK#a|SINK"]);
+    expect(items.map((i) => `${i.pk?.S}|${i.sk?.S}`).sort()).toEqual(["COUNTER|INDEX", "COUNTER|VERSION", "SINK#a|SINK"]);
   });
 });

@@ -16,6 +16,7 @@ import { CountingMetrics } from "../../shared/observability/metrics";
 import { ensureSinksTable } from "../../shared/sinks/create-sinks-table";
 import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
 import { DynamoTokenStore } from "../../shared/tokens/dynamo-token-store";
+import { DynamoReplayStore } from "../../shared/replay/dynamo-replay-store";
 import { newTokenIds } from "../../shared/tokens/token";
 import { gapMarker, type NomadBusDetail } from "../../shared/streamer/event-contract";
 import { S3PayloadStore } from "../../shared/streamer/payload-store";
@@ -191,6 +192,8 @@ describe("fanout: ingest queue → FIFO delivery queue (fanoutFromEnv)", () => {
     expect(metrics.total("FanoutEvents")).toBe(6);
     expect(metrics.total("FanoutMessagesQueued")).toBe(10);
     expect(metrics.total("FanoutFailedRecords")).toBe(0);
+    // Each message names its sink's incarnation (CreateIndex), so a later sink of the same ID never gets it.
+    for (const q of queued) expect(q.message.sinkIndex).toBe((await store.find(q.message.sinkId))!.CreateIndex);
   });
 
   it("keeps one sink's messages in index order across more than one SendMessageBatch", async () => {
@@ -235,7 +238,7 @@ describe("fanout: ingest queue → FIFO delivery queue (fanoutFromEnv)", () => {
     expect(indexesFor(queued, "b")).toEqual([1, 2]);
   });
 
-  it("sends to a new sink from the next batch (the table's index moved); a sink disabled by a delivery stops once the cache expires", async () => {
+  it("sends to a new sink from the next batch, and stops sending to a sink disabled by a delivery from the next batch, within the cache's TTL", async () => {
     const { store, handler, sqs, queues } = await setup({ SINK_CACHE_SECONDS: "1" });
     await register(store, "early", { "*": ["*"] });
     expect(await handler(sqsEvent(recordOf(busDetail(1, "web"))))).toEqual({ batchItemFailures: [] });
@@ -245,14 +248,12 @@ describe("fanout: ingest queue → FIFO delivery queue (fanoutFromEnv)", () => {
     let queued = await drain(sqs, queues.queueUrl);
     expect(indexesFor(queued, "early")).toEqual([1, 2]);
     expect(indexesFor(queued, "late")).toEqual([2]);
-    // A delivery's 410 disables without taking an index: the cached list holds within the TTL.
+    // A delivery's 410 disables the sink; it moves the change version, so the cached list is reloaded at once.
     expect(await store.disable("late", "410 Gone")).toBe(true);
     expect(await handler(sqsEvent(recordOf(busDetail(3, "web"))))).toEqual({ batchItemFailures: [] });
-    await new Promise((r) => setTimeout(r, 1_100));
-    expect(await handler(sqsEvent(recordOf(busDetail(4, "web"))))).toEqual({ batchItemFailures: [] });
     queued = await drain(sqs, queues.queueUrl);
-    expect(indexesFor(queued, "early")).toEqual([3, 4]);
-    expect(indexesFor(queued, "late")).toEqual([3]);
+    expect(indexesFor(queued, "early")).toEqual([3]);
+    expect(indexesFor(queued, "late")).toEqual([]);
   });
 
   it("reports malformed records as failed, sends nothing for them, and still fans out the good ones", async () => {
@@ -448,6 +449,30 @@ describe("fanout: team scope, enforced on every event", () => {
   });
 });
 
+describe("fanout: replayed events", () => {
+  const replayed = (detail: NomadBusDetail, replayName: string) => ingestRecord(eventBridgeBody(detail).replace(',"detail":', `,"replay-name":${JSON.stringify(replayName)},"detail":`));
+
+  it("sends a replay's events to its sink only, marked with the replay and deduplicated apart from the first delivery; an unknown replay's to none", async () => {
+    const base = await setup();
+    await register(base.store, "audit", { "*": ["*"] });
+    await register(base.store, "other", { "*": ["*"] });
+    const replays = new DynamoReplayStore({ tableName: base.sinksTable, client: base.dynamo });
+    const replay = await replays.create({ ID: "replay-00000000-0000-4000-8000-000000000001", SinkID: "audit", From: 0, To: 1, State: "running", StartedAt: 0 });
+    const fanout = new Fanout({ sinks: new SinkCache(base.store, { ttlMs: 0 }), queue: new SqsDeliveryQueue({ queueUrl: base.queues.queueUrl, client: base.sqs }), replays, logger: base.logger });
+    const failed = await fanout.handle([recordOf(busDetail(1, "web")), replayed(busDetail(1, "web"), replay.ID), replayed(busDetail(2, "web"), "replay-unknown")].map((r) => ({ messageId: r.messageId, body: r.body })));
+    expect(failed).toEqual([]);
+    const queued = await drain(base.sqs, base.queues.queueUrl);
+    expect(indexesFor(queued, "other")).toEqual([1]);
+    expect(indexesFor(queued, "audit")).toEqual([1, 1]);
+    const [first, again] = queued.filter((q) => q.groupId === "audit");
+    expect(first!.message.replay).toBeUndefined();
+    expect(again!.message.replay).toBe(replay.ID);
+    // The same delivery ID (the webhook sees the event's own ID), another deduplication ID (SQS keeps both).
+    expect(again!.message.deliveryId).toBe(first!.message.deliveryId);
+    expect(again!.deduplicationId).not.toBe(first!.deduplicationId);
+  });
+});
+
 describe("fanout: SendMessageBatch failures (Fanout with a flaky writer over the real queue)", () => {
   it("retries failed entries until they are sent, keeping each sink's order", async () => {
     const base = await setup();
@@ -542,7 +567,7 @@ describe("fanout: SendMessageBatch failures (Fanout with a flaky writer over the
     const { logger, errors } = silentLogger();
     const metrics = new CountingMetrics();
     const real = new SqsDeliveryQueue({ queueUrl: base.queues.queueUrl, client: base.sqs });
-    const fanout = new Fanout({ sinks: new SinkCache({ list: () => Promise.reject(new Error("table is gone")), currentIndex: () => Promise.reject(new Error("table is gone")) }), queue: real, logger, metrics });
+    const fanout = new Fanout({ sinks: new SinkCache({ list: () => Promise.reject(new Error("table is gone")), changeVersion: () => Promise.reject(new Error("table is gone")) }), queue: real, logger, metrics });
     const failed = await fanout.handle([
       { messageId: "r1", body: eventBridgeBody(busDetail(1, "web")) },
       { messageId: "bad", body: "nope" },

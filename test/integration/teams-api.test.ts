@@ -140,6 +140,25 @@ describe("ACL tokens: Nomad's token API for management and team tokens", () => {
     expect(within.status).toBe(200);
   });
 
+  it("a team token cannot keep a wider token of its team alive longer, but may shorten it or extend one within its own grants", async () => {
+    let now = Date.parse("2026-11-21T10:00:00Z");
+    const { api } = await newSinksApi({ now: () => now });
+    const narrow = await createToken(api, { Type: "team", Team: "a", Namespaces: ["web"] });
+    const wide = await createToken(api, { Type: "team", Team: "a", Namespaces: ["web", "batch"], ClusterTopics: true, ExpirationTTL: "1h" });
+    for (const body of [{ ExpirationTime: null }, { ExpirationTTL: "72h" }]) {
+      const response = await call(api, "POST", `/v1/acl/token/${wide.accessor}`, narrow.secret, body);
+      expect([JSON.stringify(body), response.status]).toEqual([JSON.stringify(body), 403]);
+      expect(response.body).toMatch(/may extend the expiry only of tokens whose grants it holds itself/);
+    }
+    const shorter = await call(api, "POST", `/v1/acl/token/${wide.accessor}`, narrow.secret, { ExpirationTTL: "10m" });
+    expect(shorter.status, shorter.body).toBe(200);
+    const peer = await createToken(api, { Type: "team", Team: "a", Namespaces: ["web"], ExpirationTTL: "1h" });
+    expect((await call(api, "POST", `/v1/acl/token/${peer.accessor}`, narrow.secret, { ExpirationTime: null })).status).toBe(200);
+    now += 2 * 3_600_000;
+    expect((await call(api, "GET", "/v1/acl/token/self", peer.secret)).status).toBe(200);
+    expect((await call(api, "GET", "/v1/acl/token/self", wide.secret)).status).toBe(403);
+  });
+
   it("a stored management token manages everything, and the bootstrap token keeps working", async () => {
     const { api, a } = await twoTeams();
     const admin = await createToken(api, { Name: "ops", Type: "management" });
@@ -238,6 +257,7 @@ describe("team-owned sinks", () => {
       [{ Topics: { ACLToken: ["*"] } }, /^Permission denied: the topics ACLToken need a management token$/],
       [{ Topics: { Job: ["*"], ACLPolicy: ["*"] } }, /ACLPolicy need a management token/],
       [{ Topics: { Node: ["*"] } }, /^Permission denied: the topics Node are cluster-wide; this token does not allow them \(ClusterTopics is false\)$/],
+      [{ Topics: { Operator: ["*"], CSIPlugin: ["*"] } }, /^Permission denied: the topics Operator, CSIPlugin are cluster-wide; a team's sink receives only Node and NodePool of those/],
       [{ Namespaces: ["web", "batch"] }, /^Permission denied: namespaces "batch" are outside this token's namespaces \("web", "api"\)$/],
       [{ Team: "b" }, /^Permission denied: a team token registers sinks for its own team \("a"\) only; received Team "b"$/],
     ];
