@@ -121,7 +121,7 @@ export class SinksApi extends Construct {
         integrationError: "$context.integrationErrorMessage",
       }),
     };
-    new CfnOutput(this, "Url", { value: this.api.apiEndpoint, description: "Base URL of the sinks API (NOMAD_ADDR for `nomad event sink`)" });
+    new CfnOutput(this, "Url", { value: this.api.apiEndpoint, description: "Base URL of the sinks API (NOMAD_EVENT_SINKS_ADDR for the nomad-event-sinks CLI; NOMAD_ADDR for Nomad 1.0-beta's `nomad event sink`)" });
     new CfnOutput(this, "ManagementTokenSecretArn", { value: this.managementToken.secretArn, description: "Secrets Manager secret holding the management token (aws secretsmanager get-secret-value --secret-id <this>)" });
   }
 }

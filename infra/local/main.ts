@@ -50,7 +50,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 function banner(runtime: LocalRuntime): string {
   const { apiUrl, token, dataDir } = runtime;
-  const tokenNote = runtime.tokenSource === "environment" ? "(from SINKS_MANAGEMENT_TOKEN)" : `(${runtime.tokenSource}, saved in ${dataDir}/management-token)`;
+  const tokenFile = `${dataDir}/management-token`;
+  const tokenNote = runtime.tokenSource === "environment" ? "(from SINKS_MANAGEMENT_TOKEN)" : runtime.tokenSource === "saved" ? `(saved in ${tokenFile})` : `(generated, saved in ${tokenFile})`;
   const source =
     runtime.source.kind === "simulated"
       ? `simulated cluster at ${runtime.source.cluster.url}, ${runtime.source.eventsPerSecond} events/s in namespaces ${runtime.source.namespaces.join(", ")}

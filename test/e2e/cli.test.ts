@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../infra/local/free-port";
 import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
 import { startSimulatedCluster, type SimulatedCluster } from "../../infra/local/nomad/simulated-cluster";
-import { startRuntimeProcess, type RuntimeProcess } from "../support/local-runtime-process";
+import { cleanEnvironment, startRuntimeProcess, type RuntimeProcess } from "../support/local-runtime-process";
 import { until } from "../support/until";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver";
 
@@ -44,8 +44,7 @@ interface Run {
  * of this process reaches it.
  */
 async function cli(args: readonly string[], options: { token?: string | null; env?: Record<string, string>; stdin?: string } = {}): Promise<Run> {
-  const inherited = Object.entries(process.env).filter(([name, value]) => !name.startsWith("NOMAD_") && value !== undefined) as Array<[string, string]>;
-  const env: Record<string, string> = { ...Object.fromEntries(inherited), NOMAD_EVENT_SINKS_ADDR: api, ...(options.token === null ? {} : { NOMAD_EVENT_SINKS_TOKEN: options.token ?? TOKEN }), ...options.env };
+  const env: Record<string, string> = { ...cleanEnvironment(), NOMAD_EVENT_SINKS_ADDR: api, ...(options.token === null ? {} : { NOMAD_EVENT_SINKS_TOKEN: options.token ?? TOKEN }), ...options.env };
   const child = spawn(BIN, args, { cwd: work, env, stdio: "pipe" });
   let stdout = "";
   let stderr = "";

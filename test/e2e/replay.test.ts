@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Webhook } from "standardwebhooks";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../../infra/local/free-port";
@@ -10,7 +9,7 @@ import type { NomadEvent } from "../../shared/nomad/event";
 import { generateSecret } from "../../shared/sinks/secret";
 import { startRuntimeProcess } from "../support/local-runtime-process";
 import { until } from "../support/until";
-import { startWebhookReceiver } from "../support/webhook-receiver";
+import { startWebhookReceiver, verifiedBodies } from "../support/webhook-receiver";
 
 /**
  * Replay for audit, end to end through `npm start`'s entry: events of a past window are
@@ -57,11 +56,8 @@ describe("replay end to end: a past window, to one sink only", () => {
         cleanups.push(() => receiver.close());
         const secret = generateSecret();
         await call("PUT", `/v1/event/sink/${id}`, { ID: id, Type: "webhook", Address: receiver.url, Topics: { "*": ["*"] }, Secret: secret });
-        const deliveries = (): Delivery[] =>
-          receiver.accepted.map((r) => {
-            const body = new Webhook(secret).verify(r.body, r.headers as Record<string, string>) as { Events: NomadEvent[]; Replay?: string };
-            return { webhookId: String(r.headers["webhook-id"]), replay: body.Replay, events: body.Events };
-          });
+        const bodies = verifiedBodies<{ Events: NomadEvent[]; Replay?: string }>(receiver, secret);
+        const deliveries = (): Delivery[] => bodies().map(({ webhookId, body }) => ({ webhookId, replay: body.Replay, events: body.Events }));
         return { id, receiver, deliveries };
       }),
     );

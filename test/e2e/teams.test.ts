@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Webhook } from "standardwebhooks";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../../infra/local/free-port";
@@ -11,7 +10,7 @@ import type { NomadEvent } from "../../shared/nomad/event";
 import { generateSecret } from "../../shared/sinks/secret";
 import { startRuntimeProcess } from "../support/local-runtime-process";
 import { until } from "../support/until";
-import { startWebhookReceiver } from "../support/webhook-receiver";
+import { startWebhookReceiver, verifiedBodies } from "../support/webhook-receiver";
 
 /**
  * Two teams on one deployment, end to end through `npm start`'s entry: a Nomad (the
@@ -61,7 +60,8 @@ describe("teams end to end: each team's webhook receives exactly its namespaces'
         cleanups.push(() => receiver.close());
         const secret = generateSecret();
         await call(team.token, "PUT", `/v1/event/sink/${team.name}-all`, { ID: `${team.name}-all`, Type: "webhook", Address: receiver.url, Topics: { "*": ["*"] }, Secret: secret });
-        const received = () => receiver.accepted.flatMap((r) => (new Webhook(secret).verify(r.body, r.headers as Record<string, string>) as { Events: NomadEvent[] }).Events);
+        const bodies = verifiedBodies<{ Events: NomadEvent[] }>(receiver, secret);
+        const received = () => bodies().flatMap((d) => d.body.Events);
         return { ...team, receiver, received };
       }),
     );

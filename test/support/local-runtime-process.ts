@@ -15,10 +15,19 @@ export interface RuntimeProcess {
   exited(): Promise<number | null>;
 }
 
+/**
+ * This process's environment without the project's own settings, so a developer's exported
+ * NOMAD_ADDR (or any other setting of the runtime, its functions or the CLI) never reaches
+ * a test's process: each test says what it sets.
+ */
+export function cleanEnvironment(): Record<string, string> {
+  const ours = /^(AWS_ENDPOINT_URL|SINKS_|NOMAD_|SIMULATED_|STREAMER_|DELIVERY_|WEBHOOK_|FANOUT_|DELIVER_|SINK_CACHE|PAYLOAD_|EVENT_BUS|LOCAL_DATA_DIR$|PORT$|HOST$|COUNTERS_)/;
+  return Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => !ours.test(entry[0]) && entry[1] !== undefined));
+}
+
 /** Runs `npm start`'s entry (infra/local/main.ts) as its own process, as a user would. */
 export function startRuntimeProcess(env: Record<string, string>, args: string[] = []): RuntimeProcess {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_ENDPOINT_URL") && !name.startsWith("SINKS_")));
-  return startNodeProcess("infra/local/main.ts", { ...clean, ...env }, args);
+  return startNodeProcess("infra/local/main.ts", { ...cleanEnvironment(), ...env }, args);
 }
 
 /** Runs a TypeScript entry of the repository (through tsx) as its own process, with exactly `env`. */

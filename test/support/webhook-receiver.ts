@@ -1,3 +1,4 @@
+import { Webhook } from "standardwebhooks";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -61,3 +62,17 @@ export async function startWebhookReceiver(reply: (request: ReceivedRequest) => 
   };
 }
 export type WebhookReceiver = Awaited<ReturnType<typeof startWebhookReceiver>>;
+
+/**
+ * The bodies of the requests `receiver` accepted, each verified once with the official
+ * Standard Webhooks library (it throws on a bad signature) as it is first asked for: tests
+ * poll this, and a request is not verified again on every poll.
+ */
+export function verifiedBodies<T>(receiver: Pick<WebhookReceiver, "accepted">, secret: string): () => Array<{ webhookId: string; body: T }> {
+  const verified: Array<{ webhookId: string; body: T }> = [];
+  const webhook = new Webhook(secret);
+  return () => {
+    for (const r of receiver.accepted.slice(verified.length)) verified.push({ webhookId: String(r.headers["webhook-id"]), body: webhook.verify(r.body, r.headers as Record<string, string>) as T });
+    return verified;
+  };
+}
