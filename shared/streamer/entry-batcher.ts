@@ -100,6 +100,13 @@ export class EntryBatcher {
     }, this.lingerMs);
   }
 
+  /**
+   * Sends the queued entries as one call once a slot is free. Several callers can wait here
+   * at once (an add that filled the batch, and linger timers that fired while every slot was
+   * busy). A freed slot wakes all of them and each checks again: the first to run takes the
+   * slot, one that finds the batch already sent returns. (Waking only one lost the slot when
+   * that one returned empty-handed, and an add could then wait forever with nothing in flight.)
+   */
   private async dispatch(): Promise<void> {
     clearTimeout(this.linger);
     this.linger = undefined;
@@ -120,7 +127,7 @@ export class EntryBatcher {
       })
       .finally(() => {
         this.inFlight--;
-        this.slotWaiters.shift()?.();
+        for (const wake of this.slotWaiters.splice(0)) wake();
         if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
       });
   }

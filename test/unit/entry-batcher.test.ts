@@ -67,6 +67,38 @@ describe("EntryBatcher", () => {
     expect(third).toBe(true);
   });
 
+  it("never strands a waiting add when linger-timer sends queued up behind busy slots (the local runtime's stall)", async () => {
+    const { calls, send } = recordingSend();
+    const batcher = new EntryBatcher({ send, maxInFlight: 2, lingerMs: 1 });
+    await batcher.add(Array.from({ length: 10 }, (_, i) => entry(i)), () => undefined);
+    await batcher.add(Array.from({ length: 10 }, (_, i) => entry(10 + i)), () => undefined);
+    expect(batcher.callsInFlight).toBe(2);
+    // Both slots busy: each partial batch's linger timer fires and waits for a slot.
+    for (let i = 0; i < 3; i++) {
+      await batcher.add([entry(20 + i)], () => undefined);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // This add fills the batch and must wait for a slot too.
+    const published: number[] = [];
+    let added = false;
+    const adding = batcher.add(Array.from({ length: 8 }, (_, i) => entry(23 + i)), () => published.push(1)).then(() => (added = true));
+    // The bus accepts every call as it comes: the add must get through and its entries be sent.
+    for (let round = 0; round < 50 && !added; round++) {
+      for (const call of calls) call.release();
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(added).toBe(true);
+    await adding;
+    const flushed = batcher.flush();
+    for (let round = 0; round < 50 && batcher.callsInFlight > 0; round++) {
+      for (const call of calls) call.release();
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await flushed;
+    expect(published).toEqual([1]);
+    expect(calls.flatMap((c) => c.entries).length).toBe(31);
+  });
+
   it("sends a partial batch after the linger time", async () => {
     const { calls, send } = recordingSend();
     const batcher = new EntryBatcher({ send, lingerMs: 5 });
