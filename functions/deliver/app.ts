@@ -4,6 +4,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Env } from "../../shared/config/env";
 import { Deliverer, type QueuedMessage } from "../../shared/delivery/deliverer";
 import { DynamoDeliveryLog } from "../../shared/delivery/delivery-log";
+import { SinkCache } from "../../shared/delivery/sink-cache";
 import { SqsDeliveryQueue } from "../../shared/delivery/sqs-delivery-queue";
 import { AddressGuard } from "../../shared/delivery/ssrf-guard";
 import { WebhookClient } from "../../shared/delivery/webhook-client";
@@ -31,8 +32,11 @@ export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): 
   const dynamo = new DynamoDBClient({});
   const guard = new AddressGuard({ allowedCidrs: config.allowedCidrs });
   const payloads = S3PayloadStore.fromConfig(config);
+  const sinks = new DynamoSinkStore({ tableName: config.sinksTable, client: dynamo });
   const deliverer = new Deliverer({
-    sinks: new DynamoSinkStore({ tableName: config.sinksTable, client: dynamo }),
+    sinks,
+    // One change-version read per batch finds every sink of the batch (no tokens: delivery does not need them).
+    directory: new SinkCache(sinks, { ttlMs: config.sinkCacheMs }),
     log: new DynamoDeliveryLog({ tableName: config.deliveriesTable, ttlDays: config.logTtlDays, client: dynamo }),
     // Keep-alive pool; redirects are never followed (undici's request does not follow them).
     webhooks: new WebhookClient({ dispatcher: guard.dispatcher({ connectTimeout: config.connectTimeoutMs, keepAliveTimeout: 30_000 }), timeoutMs: config.timeoutMs, userAgent: USER_AGENT }),

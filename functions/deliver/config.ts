@@ -1,6 +1,7 @@
 import { ConfigError, intEnv, requireEnv, type Env } from "../../shared/config/env";
 import { readPayloadStoreConfig, type PayloadStoreConfig } from "../../shared/config/payload-config";
 import { readAllowedCidrs } from "../../shared/delivery/allowed-cidrs";
+import { sinkCacheMs } from "../../shared/delivery/sink-cache";
 import type { Cidr } from "../../shared/delivery/ssrf-guard";
 import { DEFAULT_RETRY_POLICY, MAX_RETRY_HORIZON_SECONDS, SQS_MAX_VISIBILITY_SECONDS, type RetryPolicy } from "../../shared/delivery/retry-policy";
 
@@ -16,6 +17,7 @@ export interface DeliverConfig extends PayloadStoreConfig {
   readonly maxEventsPerRequest: number;
   readonly maxRequestBytes: number;
   readonly logTtlDays: number;
+  readonly sinkCacheMs: number;
 }
 
 /** Reads and checks the deliver function's configuration; a bad variable fails with its name. */
@@ -41,6 +43,7 @@ export function readDeliverConfig(env: Env): DeliverConfig {
     maxEventsPerRequest: intEnv(env, "DELIVERY_MAX_EVENTS_PER_REQUEST", 10, { min: 1, max: 10 }),
     maxRequestBytes: intEnv(env, "DELIVERY_MAX_REQUEST_BYTES", 262_144, { min: 1_024, max: 6_291_456 }),
     logTtlDays: intEnv(env, "DELIVERY_LOG_TTL_DAYS", 7, { min: 1, max: 365 }),
+    sinkCacheMs: sinkCacheMs(env),
     ...readPayloadStoreConfig(env),
   };
 }

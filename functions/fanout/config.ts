@@ -1,5 +1,6 @@
 import { intEnv, requireEnv, type Env } from "../../shared/config/env";
 import { readPayloadStoreConfig, type PayloadStoreConfig } from "../../shared/config/payload-config";
+import { sinkCacheMs } from "../../shared/delivery/sink-cache";
 
 export interface FanoutConfig extends PayloadStoreConfig {
   readonly sinksTable: string;
@@ -13,7 +14,7 @@ export function readFanoutConfig(env: Env): FanoutConfig {
   return {
     sinksTable: requireEnv(env, "SINKS_TABLE", "the DynamoDB table that holds the sinks"),
     queueUrl: requireEnv(env, "DELIVERY_QUEUE_URL", "the FIFO delivery queue"),
-    sinkCacheMs: intEnv(env, "SINK_CACHE_SECONDS", 5, { min: 0, max: 300 }) * 1000,
+    sinkCacheMs: sinkCacheMs(env),
     maxMessageBytes: intEnv(env, "SQS_MAX_MESSAGE_BYTES", 262_144, { min: 1_024, max: 1_048_576 }),
     ...readPayloadStoreConfig(env),
   };

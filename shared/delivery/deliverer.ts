@@ -40,6 +40,12 @@ export interface Poster {
 
 export interface DelivererOptions {
   readonly sinks: Pick<SinkStore, "find" | "advanceLatestIndex" | "disable">;
+  /**
+   * Every sink by ID, read once per batch (SinkCache: one change-version read, a reload when
+   * it moved). A sink it does not hold, or a batch where it fails, is read from `sinks` itself.
+   * @default each sink of a batch read from `sinks`
+   */
+  readonly directory?: { sinksById(): Promise<ReadonlyMap<string, Sink>> };
   readonly log: DeliveryLog;
   readonly webhooks: Poster;
   readonly queue: DeliveryQueueControl;
@@ -117,7 +123,8 @@ export class Deliverer {
     const receivedAt = this.now();
     const writes: BatchWrites = { attempts: [], highest: new Map(), delivered: new Map() };
     const entries = [...groups];
-    const failed = await Promise.all(entries.map(([sinkId, group]) => this.deliverGroup(sinkId, group, receivedAt, writes)));
+    const known = await this.knownSinks();
+    const failed = await Promise.all(entries.map(([sinkId, group]) => this.deliverGroup(sinkId, group, receivedAt, writes, known)));
     const unwritten = await this.write(writes);
     for (const [sinkId, { events, ages }] of writes.delivered) {
       if (unwritten.has(sinkId)) continue;
@@ -165,12 +172,23 @@ export class Deliverer {
     return unwritten;
   }
 
+  /** The directory's sinks for this batch; none (each read on its own) when it has no answer. */
+  private async knownSinks(): Promise<ReadonlyMap<string, Sink> | undefined> {
+    try {
+      return await this.options.directory?.sinksById();
+    } catch (error) {
+      this.options.logger.warn("could not load the sinks; reading each of this batch's sinks on its own", { error: (error as Error).message });
+      return undefined;
+    }
+  }
+
   /** Delivers one sink's messages in order; returns those not done. */
-  private async deliverGroup(sinkId: string, group: readonly QueuedMessage[], receivedAt: number, writes: BatchWrites): Promise<string[]> {
+  private async deliverGroup(sinkId: string, group: readonly QueuedMessage[], receivedAt: number, writes: BatchWrites, known: ReadonlyMap<string, Sink> | undefined): Promise<string[]> {
     const { logger } = this.options;
     let i = 0;
     try {
-      const sink = await this.options.sinks.find(sinkId);
+      // Not in the directory: perhaps registered a moment ago, or gone; one consistent read says which.
+      const sink = known?.get(sinkId) ?? (await this.options.sinks.find(sinkId));
       if (sink === undefined) {
         logger.warn("discarding deliveries for a sink that no longer exists", { sinkId, messages: group.length });
         this.count("DeliveriesDiscarded", group.length);

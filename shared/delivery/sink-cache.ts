@@ -1,3 +1,4 @@
+import { intEnv, type Env } from "../config/env";
 import type { Sink } from "../sinks/sink";
 import type { SinkStore } from "../sinks/sink-store";
 import { teamScopes, type ScopeGrant, type TeamScope } from "../tokens/scope";
@@ -8,6 +9,10 @@ export interface RoutedSink {
   readonly scope: TeamScope | undefined;
 }
 
+/** SINK_CACHE_SECONDS, read by the fan-out and the deliverer alike, in ms. */
+export function sinkCacheMs(env: Env): number {
+  return intEnv(env, "SINK_CACHE_SECONDS", 5, { min: 0, max: 300 }) * 1000;
+}
 
 export interface SinkCacheOptions {
   /** Where team tokens are read (their namespaces bound their team's sinks). @default no tokens: team sinks receive nothing */
@@ -18,15 +23,16 @@ export interface SinkCacheOptions {
 }
 
 /**
- * The enabled sinks and their teams' scopes. Every call reads the store's change version
- * (one small consistent read; it moves after each landed sink or token write) and reloads
- * when it moved, so a new, changed or disabled sink and a token's narrowed namespaces take
- * effect on the very next batch. A read serves at most `ttlMs` in any case (a safety net
- * should a writer die between its write and the version's move). Token expiry is judged on
- * every call. Concurrent callers share one reload.
+ * The sinks (for the fan-out: the enabled ones and their teams' scopes; for the deliverer:
+ * every sink by ID). Every call reads the store's change version (one small consistent
+ * read; it moves after each landed sink or token write) and reloads when it moved, so a new,
+ * changed or disabled sink, a rotated secret and a token's narrowed namespaces take effect on
+ * the very next batch. A read serves at most `ttlMs` in any case (a safety net should a
+ * writer die between its write and the version's move). Token expiry is judged on every
+ * call. Concurrent callers share one reload.
  */
 export class SinkCache {
-  private loaded: { at: number; version: number; sinks: Sink[]; grants: readonly ScopeGrant[] } | undefined;
+  private loaded: { at: number; version: number; sinks: ReadonlyMap<string, Sink>; enabled: Sink[]; grants: readonly ScopeGrant[] } | undefined;
   private loading: Promise<NonNullable<SinkCache["loaded"]>> | undefined;
   private readonly now: () => number;
   private readonly ttlMs: number;
@@ -40,10 +46,20 @@ export class SinkCache {
   }
 
   async enabledSinks(): Promise<RoutedSink[]> {
-    let loaded = this.loaded;
-    if (loaded === undefined || this.now() - loaded.at >= this.ttlMs || (await this.store.changeVersion()) !== loaded.version) loaded = await this.reload();
+    const loaded = await this.current();
     const scopes = teamScopes(loaded.grants, this.now());
-    return loaded.sinks.map((sink) => ({ sink, scope: sink.Team !== undefined ? scopes.get(sink.Team) : undefined }));
+    return loaded.enabled.map((sink) => ({ sink, scope: sink.Team !== undefined ? scopes.get(sink.Team) : undefined }));
+  }
+
+  /** Every sink, enabled or not, by ID: the deliverer's one read per batch instead of one per sink. */
+  async sinksById(): Promise<ReadonlyMap<string, Sink>> {
+    return (await this.current()).sinks;
+  }
+
+  private async current() {
+    const loaded = this.loaded;
+    if (loaded === undefined || this.now() - loaded.at >= this.ttlMs || (await this.store.changeVersion()) !== loaded.version) return this.reload();
+    return loaded;
   }
 
   private reload() {
@@ -52,7 +68,7 @@ export class SinkCache {
       // The version is read before the data: a write landing meanwhile moves it again, and the next call reloads.
       const version = await this.store.changeVersion();
       const [{ value }, grants] = await Promise.all([this.store.list(), this.options.tokens ? this.options.tokens.list().then((t) => t.value) : Promise.resolve([])]);
-      const loaded = { at, version, sinks: value.filter((sink) => sink.Disabled === undefined), grants };
+      const loaded = { at, version, sinks: new Map(value.map((sink) => [sink.ID, sink])), enabled: value.filter((sink) => sink.Disabled === undefined), grants };
       this.loaded = loaded;
       return loaded;
     })().finally(() => {

@@ -1,10 +1,11 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { afterEach, describe, expect, it } from "vitest";
 import { Deliverer, type QueuedMessage } from "../../shared/delivery/deliverer";
 import { DynamoDeliveryLog, ensureDeliveriesTable } from "../../shared/delivery/delivery-log";
 import { deliveryMessage, type DeliveryMessage } from "../../shared/delivery/delivery-message";
 import { DEFAULT_RETRY_POLICY } from "../../shared/delivery/retry-policy";
+import { SinkCache } from "../../shared/delivery/sink-cache";
 import { DLQ_REASON_ATTRIBUTE, SqsDeliveryQueue } from "../../shared/delivery/sqs-delivery-queue";
 import { AddressGuard } from "../../shared/delivery/ssrf-guard";
 import { WebhookClient } from "../../shared/delivery/webhook-client";
@@ -221,5 +222,48 @@ describe("Deliverer: one batch's writes", () => {
     expect(ids(4)).toEqual(ids(0));
     expect((await t.log.list("a", { limit: 10 })).attempts).toHaveLength(3);
     expect((await t.log.list("b", { limit: 10 })).attempts).toHaveLength(1);
+  });
+
+  it("with a sink directory, finds every sink of a batch with one change-version read, and a sink written since is read again", async () => {
+    const t = await setup();
+    await Promise.all([t.register("a"), t.register("b"), t.register("c")]);
+    const directory = t.deliverer({ directory: new SinkCache(t.sinks, { ttlMs: 60_000 }) });
+    // As the event source does: the batch's messages are deleted once handled, so the groups move on.
+    const deliverer = {
+      handle: async (messages: QueuedMessage[]) => {
+        const failed = await directory.handle(messages);
+        await t.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: t.queues.queueUrl, Entries: messages.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.receiptHandle })) }));
+        return failed;
+      },
+    };
+    // The first batch loads the directory (version, then a Scan); the next ones read only the version.
+    expect(await deliverer.handle(await t.batch({ a: [1], b: [2], c: [3] }))).toEqual([]);
+    t.sent.length = 0;
+    expect(await deliverer.handle(await t.batch({ a: [4, 5], b: [6], c: [7] }))).toEqual([]);
+    expect([...t.sent].sort()).toEqual(["BatchWriteItemCommand", "GetItemCommand", "UpdateItemCommand", "UpdateItemCommand", "UpdateItemCommand"]);
+    expect(indexesOf(t.receiver).sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+
+    // A rotated secret and a disabled sink apply from the very next batch.
+    const rotated = (await t.sinks.rotateSecret("a")).value;
+    await t.sinks.disable("b", "turned off by hand");
+    t.sent.length = 0;
+    expect(await deliverer.handle(await t.batch({ a: [8], b: [9] }))).toEqual([]);
+    expect(t.sent).toContain("ScanCommand");
+    const last = t.receiver.received.at(-1)!;
+    expect(indexesOf(t.receiver).at(-1)).toBe(8);
+    expect(String(last.headers["webhook-signature"]).split(" ")).toHaveLength(2);
+    expect(rotated.PreviousSecrets?.length ?? 0).toBeGreaterThan(0);
+    const b = (await t.log.list("b", { limit: 10 })).attempts.find((x) => x.LastIndex === 9);
+    expect(b).toMatchObject({ Outcome: "dead-lettered", Error: "the sink is disabled: turned off by hand" });
+  });
+
+  it("with a sink directory that cannot answer, reads each sink of the batch itself and still delivers", async () => {
+    const t = await setup();
+    await Promise.all([t.register("a"), t.register("b")]);
+    const broken = new SinkCache({ list: () => Promise.reject(new Error("table is gone")), changeVersion: () => Promise.reject(new Error("table is gone")) });
+    t.sent.length = 0;
+    expect(await t.deliverer({ directory: broken }).handle(await t.batch({ a: [1], b: [2] }))).toEqual([]);
+    expect(indexesOf(t.receiver).sort()).toEqual([1, 2]);
+    expect(t.sent.filter((c) => c === "GetItemCommand")).toHaveLength(2);
   });
 });
