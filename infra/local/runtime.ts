@@ -200,8 +200,8 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   const [fanoutLogger, deliverLogger] = [createLogger("fanout"), createLogger("deliver")];
   const onError = (logger: Logger) => (error: unknown) => logger.warn("invocation failed; its records come back after their visibility timeout", { error: error as Error });
   const sources: SqsEventSource[] = [
-    startSqsEventSource({ client: sqs, queueUrl: ingest.queueUrl, handler: fanoutFromEnv(env, fanoutLogger, fanoutMetrics), batchSize: 10, concurrency: settings.fanoutConcurrency, onError: onError(fanoutLogger) }),
-    startSqsEventSource({ client: sqs, queueUrl: delivery.queueUrl, handler: deliverFromEnv(env, deliverLogger, deliverMetrics), batchSize: 10, concurrency: settings.deliverConcurrency, onError: onError(deliverLogger) }),
+    startSqsEventSource({ endpoint: fauxqs.endpoint, queueUrl: ingest.queueUrl, handler: fanoutFromEnv(env, fanoutLogger, fanoutMetrics), batchSize: 10, concurrency: settings.fanoutConcurrency, onError: onError(fanoutLogger) }),
+    startSqsEventSource({ endpoint: fauxqs.endpoint, queueUrl: delivery.queueUrl, handler: deliverFromEnv(env, deliverLogger, deliverMetrics), batchSize: 10, concurrency: settings.deliverConcurrency, onError: onError(deliverLogger) }),
   ];
   stops.push(() => Promise.all(sources.map((source) => source.stop())));
 

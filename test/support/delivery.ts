@@ -12,6 +12,13 @@ import { deliverFromEnv } from "../../functions/deliver/app";
 import { sqsClient } from "../../shared/aws/sqs-client";
 import { uniqueName } from "./names";
 
+/** The local SQS this worker's clients point at (set from the global setup). */
+function sqsEndpoint(): string {
+  const endpoint = process.env.AWS_ENDPOINT_URL_SQS;
+  if (endpoint === undefined) throw new Error("AWS_ENDPOINT_URL_SQS is not set: tests get it from vitest's global setup");
+  return endpoint;
+}
+
 
 /** A FIFO delivery queue and its FIFO dead-letter queue (redrive after `maxReceiveCount`, as configured in AWS). */
 export async function newDeliveryQueues(sqs: SQSClient, options: { visibilityTimeoutSeconds?: number; maxReceiveCount?: number } = {}) {
@@ -74,7 +81,7 @@ export async function newDeliveryPipeline(env: Record<string, string> = {}, opti
     handler: handler as (event: SQSEvent) => Promise<SQSBatchResponse>,
     /** Starts the event source mapping (as Lambda's, batch size 10). */
     start() {
-      source = startSqsEventSource({ client: sqs, queueUrl: queues.queueUrl, handler, batchSize: 10, concurrency: options.concurrency ?? 2 });
+      source = startSqsEventSource({ endpoint: sqsEndpoint(), queueUrl: queues.queueUrl, handler, batchSize: 10, concurrency: options.concurrency ?? 2 });
       return source;
     },
     async close() {

@@ -1,10 +1,12 @@
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
+import type { Message } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { sleep } from "../../../shared/retry/backoff";
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from "../local-aws";
+import { LocalSqsJsonClient } from "./json-client";
 
 export interface SqsEventSourceOptions {
-  readonly client: SQSClient;
+  /** The local SQS (fauxqs), `http://127.0.0.1:<port>`: polled as Lambda's pollers poll SQS, without the AWS SDK (sqs/json-client.ts). */
+  readonly endpoint: string;
   readonly queueUrl: string;
   /** The function: gets an SQS event, answers with the records that failed. */
   readonly handler: (event: SQSEvent) => Promise<SQSBatchResponse | void>;
@@ -34,10 +36,13 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   const batchSize = Math.min(options.batchSize ?? 10, 10);
   const arn = `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${options.queueUrl.split("/").pop() ?? "queue"}`;
 
+  const sqs = new LocalSqsJsonClient(options.endpoint);
+
   const receive = async (max: number, waitSeconds: number): Promise<Message[]> => {
-    const { Messages = [] } = await options.client.send(
-      new ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: max, WaitTimeSeconds: waitSeconds, MessageSystemAttributeNames: ["All"], MessageAttributeNames: ["All"] }),
-      { abortSignal: stopping.signal },
+    const { Messages = [] } = await sqs.call<{ Messages?: Message[] }>(
+      "ReceiveMessage",
+      { QueueUrl: options.queueUrl, MaxNumberOfMessages: max, WaitTimeSeconds: waitSeconds, MessageSystemAttributeNames: ["All"], MessageAttributeNames: ["All"] },
+      stopping.signal,
     );
     return Messages;
   };
@@ -74,9 +79,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     }
     const done = messages.filter((m) => !failed.has(m.MessageId ?? ""));
     for (let start = 0; start < done.length; start += 10) {
-      await options.client.send(
-        new DeleteMessageBatchCommand({ QueueUrl: options.queueUrl, Entries: done.slice(start, start + 10).map((m, i) => ({ Id: `d${start + i}`, ReceiptHandle: m.ReceiptHandle })) }),
-      );
+      await sqs.call("DeleteMessageBatch", { QueueUrl: options.queueUrl, Entries: done.slice(start, start + 10).map((m, i) => ({ Id: `d${start + i}`, ReceiptHandle: m.ReceiptHandle })) });
     }
   };
 
@@ -85,6 +88,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     stop: async () => {
       stopping.abort();
       await Promise.allSettled(loops);
+      await sqs.close();
     },
   };
 }
