@@ -84,12 +84,15 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   };
 
   const loops = Array.from({ length: options.concurrency ?? 1 }, () => loop());
+  let stopped: Promise<void> | undefined;
   return {
-    stop: async () => {
-      stopping.abort();
-      await Promise.allSettled(loops);
-      await sqs.close();
-    },
+    // Once, however often it is called: the pollers end, then their connections close.
+    stop: () =>
+      (stopped ??= (async () => {
+        stopping.abort();
+        await Promise.allSettled(loops);
+        await sqs.close();
+      })()),
   };
 }
 
