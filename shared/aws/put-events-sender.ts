@@ -1,9 +1,9 @@
-import { hash } from "node:crypto";
 import { EventBridgeClient, PutEventsCommand, type EventBridgeClientConfig } from "@aws-sdk/client-eventbridge";
 import { getEndpointFromInstructions } from "@smithy/core/endpoints";
 import type { AwsCredentialIdentity, HttpRequest } from "@smithy/types";
-import { Agent, type Dispatcher } from "undici";
+import { Agent } from "undici";
 import { USER_AGENT } from "../version";
+import { awsJsonError } from "./json-error";
 import { SigV4Signer } from "./sigv4";
 
 /**
@@ -68,8 +68,6 @@ export interface PutEventsSenderOptions {
    * handler) do not apply. @default {} (everything from the environment)
    */
   readonly clientConfig?: EventBridgeClientConfig;
-  /** @default an Agent of its own (keep-alive), closed by `destroy()` */
-  readonly dispatcher?: Dispatcher;
   /** The signing clock, in epoch ms (tests fix it). @default Date.now */
   readonly now?: () => number;
 }
@@ -93,8 +91,8 @@ interface Target {
 
 export class PutEventsSender {
   private readonly client: EventBridgeClient;
-  private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
+  /** Its own keep-alive pool, closed by `destroy()`. */
+  private readonly dispatcher = new Agent({ keepAliveTimeout: 30_000 });
   private readonly now: () => number;
   private target: Promise<Target> | undefined;
   /** Added to the clock when signing, learnt from the server's `Date` as the SDK does. */
@@ -102,8 +100,6 @@ export class PutEventsSender {
 
   constructor(options: PutEventsSenderOptions = {}) {
     this.client = new EventBridgeClient(options.clientConfig ?? {});
-    this.ownsDispatcher = options.dispatcher === undefined;
-    this.dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000 });
     this.now = options.now ?? Date.now;
   }
 
@@ -130,13 +126,11 @@ export class PutEventsSender {
         "content-type": CONTENT_TYPE,
         "x-amz-target": TARGET,
         "content-length": String(body.length),
-        // Hashed here, natively and once; the signer takes a present hash as the payload's.
-        "x-amz-content-sha256": hash("sha256", body, "hex"),
         "user-agent": USER_AGENT,
       },
       body,
     };
-    // user-agent is among the headers the signer never signs.
+    // The signer adds the payload's hash (x-amz-content-sha256); user-agent is among the headers it never signs.
     const headers = target.signer.sign(request, await this.credentials(), this.signingDate());
     const response = await this.dispatcher.request({
       origin: target.origin,
@@ -164,7 +158,7 @@ export class PutEventsSender {
 
   destroy(): void {
     this.client.destroy();
-    if (this.ownsDispatcher) void this.dispatcher.close().catch(() => undefined);
+    void this.dispatcher.close().catch(() => undefined);
   }
 
   private resolveTarget(): Promise<Target> {
@@ -263,24 +257,8 @@ function parseResult(text: string, status: number, requestId: string | undefined
  * the message from `message` or `Message`.
  */
 function callError(status: number, headers: Record<string, string | string[] | undefined>, text: string, requestId: string | undefined): PutEventsError {
-  let data: Record<string, unknown> | undefined;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) data = parsed as Record<string, unknown>;
-  } catch {
-    // Not JSON (a proxy's page, an empty body): the status says what there is to say.
-  }
-  const codeKey = data !== undefined ? Object.keys(data).find((k) => k.toLowerCase() === "code") : undefined;
-  const raw = header(headers, "x-amzn-errortype") ?? (codeKey !== undefined ? data?.[codeKey] : undefined) ?? data?.__type;
-  const type = raw !== undefined && raw !== null ? errorName(String(raw)) : "Unknown";
-  const message = data?.message ?? data?.Message;
-  return new PutEventsError(type, typeof message === "string" ? message : `EventBridge answered HTTP ${status}${text ? `: ${snippet(text)}` : ""}`, status, requestId);
-}
-
-function errorName(raw: string): string {
-  let name = raw.split(",")[0]!.split(":")[0]!;
-  if (name.includes("#")) name = name.split("#")[1]!;
-  return name;
+  const { type, message } = awsJsonError(headers, text);
+  return new PutEventsError(type ?? "Unknown", message ?? `EventBridge answered HTTP ${status}${text ? `: ${snippet(text)}` : ""}`, status, requestId);
 }
 
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {

@@ -17,8 +17,6 @@ export interface EventBridgePublisherOptions {
    * with a `client`.
    */
   readonly clientConfig?: EventBridgeClientConfig;
-  /** @default a PutEventsSender built from `clientConfig`, destroyed by `destroy()` */
-  readonly sender?: PutEventsSender;
   /** @default 100 */
   readonly retryBaseMs?: number;
   /** @default 20_000 */
@@ -39,7 +37,8 @@ type PutEvents = (entries: BusEntry[], signal: AbortSignal | undefined) => Promi
  */
 export class EventBridgePublisher {
   private readonly putEvents: PutEvents;
-  private readonly ownedSender: PutEventsSender | undefined;
+  /** The PutEventsSender built from `clientConfig` (none with a `client`), destroyed by `destroy()`. */
+  private readonly sender: PutEventsSender | undefined;
   /**
    * Aborted when `options.signal` is: calls and waits listen here, so the caller's signal
    * gets one listener however many calls are in flight (not one per call, which set off
@@ -56,8 +55,8 @@ export class EventBridgePublisher {
     if (client !== undefined) {
       this.putEvents = (entries, signal) => client.send(new PutEventsCommand({ Entries: entries }), { abortSignal: signal });
     } else {
-      const sender = options.sender ?? new PutEventsSender(options.clientConfig !== undefined ? { clientConfig: options.clientConfig } : {});
-      if (options.sender === undefined) this.ownedSender = sender;
+      const sender = new PutEventsSender(options.clientConfig !== undefined ? { clientConfig: options.clientConfig } : {});
+      this.sender = sender;
       this.putEvents = (entries, signal) => sender.putEvents(entries, signal);
     }
   }
@@ -94,6 +93,6 @@ export class EventBridgePublisher {
 
   destroy(): void {
     this.options.signal?.removeEventListener("abort", this.forwardAbort);
-    this.ownedSender?.destroy();
+    this.sender?.destroy();
   }
 }

@@ -16,6 +16,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { valueEnd } from "../../../shared/json/json-scan";
 import { RawJson, rawJson, type PublishEvent, type PublishFrame } from "./wire-format";
 
 /** The repository's copy of the reference fixtures (`test/fixtures/nomad`). */
@@ -29,31 +30,6 @@ export interface FixtureFrame {
   readonly line: string;
   /** The frame's events, payloads as raw JSON text. */
   readonly events: PublishFrame;
-}
-
-/** Where a JSON value that starts at `start` ends, in compact JSON. */
-function valueEnd(text: string, start: number): number {
-  let depth = 0;
-  let inString = false;
-  for (let i = start; i < text.length; i++) {
-    const char = text[i];
-    if (inString) {
-      if (char === "\\") i++;
-      else if (char === '"') {
-        inString = false;
-        if (depth === 0) return i + 1;
-      }
-      continue;
-    }
-    if (char === '"') inString = true;
-    else if (char === "{" || char === "[") depth++;
-    else if (char === "}" || char === "]") {
-      if (depth === 0) return i;
-      depth--;
-      if (depth === 0) return i + 1;
-    } else if (char === "," && depth === 0) return i;
-  }
-  return text.length;
 }
 
 interface WireEnvelope {

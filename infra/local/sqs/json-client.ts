@@ -1,4 +1,5 @@
 import { Agent, request } from "undici";
+import { awsJsonError } from "../../../shared/aws/json-error";
 
 /** An SQS error answer: `type` is the error's name as the SDK gives it (QueueDoesNotExist, ...). */
 export class SqsJsonError extends Error {
@@ -27,7 +28,7 @@ export class LocalSqsJsonClient {
   constructor(private readonly endpoint: string) {}
 
   async call<T>(action: string, input: Readonly<Record<string, unknown>>, signal?: AbortSignal): Promise<T> {
-    const { statusCode, body } = await request(`${this.endpoint}/`, {
+    const { statusCode, headers, body } = await request(`${this.endpoint}/`, {
       method: "POST",
       headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": `AmazonSQS.${action}` },
       body: JSON.stringify(input),
@@ -36,17 +37,9 @@ export class LocalSqsJsonClient {
     });
     const text = await body.text();
     if (statusCode >= 200 && statusCode < 300) return (text === "" ? {} : JSON.parse(text)) as T;
-    let type = `HTTP ${statusCode}`;
-    let message = text.slice(0, 300);
-    try {
-      const error = JSON.parse(text) as { __type?: unknown; message?: unknown; Message?: unknown };
-      if (typeof error.__type === "string") type = error.__type.slice(error.__type.lastIndexOf("#") + 1);
-      const said = error.message ?? error.Message;
-      if (typeof said === "string") message = said;
-    } catch {
-      // Not JSON: the text itself is the best account.
-    }
-    throw new SqsJsonError(type, statusCode, `SQS ${action} failed (${type}): ${message}`);
+    const error = awsJsonError(headers, text);
+    const type = error.type ?? `HTTP ${statusCode}`;
+    throw new SqsJsonError(type, statusCode, `SQS ${action} failed (${type}): ${error.message ?? text.slice(0, 300)}`);
   }
 
   close(): Promise<void> {
