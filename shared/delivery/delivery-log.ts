@@ -65,7 +65,6 @@ export interface PendingDelivery {
 }
 
 export interface DeliveryLog {
-  record(attempt: DeliveryAttempt): Promise<void>;
   /**
    * Records several attempts together (the deliverer writes those of one batch at once).
    * Resolves once every one is written; rejects, saying how many were not, otherwise.
@@ -109,8 +108,9 @@ export class DynamoDeliveryLog implements DeliveryLog {
     this.ttlSeconds = (options.ttlDays ?? 7) * 86_400;
   }
 
-  async record(attempt: DeliveryAttempt): Promise<void> {
-    await this.client.send(new PutItemCommand({ TableName: this.options.tableName, Item: this.attemptItem(attempt) }));
+  /** One attempt, written as recordAll writes it. */
+  record(attempt: DeliveryAttempt): Promise<void> {
+    return this.recordAll([attempt]);
   }
 
   async recordAll(attempts: readonly DeliveryAttempt[]): Promise<void> {

@@ -30,7 +30,7 @@ export type DeliveryMessage = z.infer<typeof DeliveryMessageSchema>;
  * 5-minute window is not dropped as a duplicate of the first delivery.
  */
 export function replayDeduplicationId(sinkId: string, eventId: string, replayId: string): string {
-  return createHash("sha256").update(`${sinkId}\u0000${eventId}\u0000${replayId}`).digest("hex").slice(0, 32);
+  return deliveryId(sinkId, `${eventId}\u0000${replayId}`);
 }
 
 /** Stable for a (sink, event) pair: 32 hex characters, valid as an SQS deduplication ID. */
@@ -58,7 +58,12 @@ export function deliveryMessage(sinkId: string, detail: NomadBusDetail): Deliver
  * serialised once. Same keys, same order, same bytes.
  */
 export function deliveryMessageJson(sinkId: string, eventId: string, detailJson: string, extra: { replay?: string; sinkIndex?: number } = {}): string {
-  return `{"sinkId":${JSON.stringify(sinkId)},"deliveryId":"${deliveryId(sinkId, eventId)}","detail":${detailJson}${messageExtras(extra)}}`;
+  return messageJson(sinkId, deliveryId(sinkId, eventId), detailJson, extra);
+}
+
+/** A message's JSON from its parts: DeliveryMessage's keys in JSON.stringify's order, the detail as given. */
+function messageJson(sinkId: string, deliveryId: string, detailJson: string, extras: Pick<DeliveryMessage, "replay" | "sinkIndex" | "redriven">): string {
+  return `{"sinkId":${JSON.stringify(sinkId)},"deliveryId":${JSON.stringify(deliveryId)},"detail":${detailJson}${messageExtras(extras)}}`;
 }
 
 /** The optional fields after `detail`, in JSON.stringify's order of DeliveryMessage's keys. */
@@ -72,7 +77,7 @@ function messageExtras(m: Pick<DeliveryMessage, "replay" | "sinkIndex" | "redriv
 
 /** A whole message as JSON: JSON.stringify's keys and order, the event's payload as received (busDetailJson). */
 export function deliveryMessageBody(message: DeliveryMessage): string {
-  return `{"sinkId":${JSON.stringify(message.sinkId)},"deliveryId":${JSON.stringify(message.deliveryId)},"detail":${busDetailJson(message.detail)}${messageExtras(message)}}`;
+  return messageJson(message.sinkId, message.deliveryId, busDetailJson(message.detail), message);
 }
 
 /**

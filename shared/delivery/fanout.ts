@@ -60,14 +60,10 @@ export class MalformedIngestRecordError extends Error {
 }
 
 /**
- * Reads the Nomad event out of an EventBridge-to-SQS record; its payload keeps the record's
- * text (busDetailJson writes it as received, every digit of Nomad's int64 values intact).
+ * The Nomad event of an ingest record, and the replay it belongs to (EventBridge's
+ * `replay-name` on replayed events). The event's payload keeps the record's text
+ * (busDetailJson writes it as received, every digit of Nomad's int64 values intact).
  */
-export function parseIngestRecord(body: string): NomadBusDetail {
-  return parseIngestEnvelope(body).detail;
-}
-
-/** The Nomad event of an ingest record, and the replay it belongs to (EventBridge's `replay-name` on replayed events). */
 export function parseIngestEnvelope(body: string): { detail: NomadBusDetail; replayName?: string } {
   let envelope: unknown;
   try {

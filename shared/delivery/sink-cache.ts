@@ -58,15 +58,17 @@ export class SinkCache {
 
   private async current() {
     const loaded = this.loaded;
-    if (loaded === undefined || this.now() - loaded.at >= this.ttlMs || (await this.store.changeVersion()) !== loaded.version) return this.reload();
-    return loaded;
+    if (loaded === undefined || this.now() - loaded.at >= this.ttlMs) return this.reload();
+    const version = await this.store.changeVersion();
+    return version === loaded.version ? loaded : this.reload(version);
   }
 
-  private reload() {
+  /** `version`: the change version just read, when the caller has it (else read here). */
+  private reload(version?: number) {
     this.loading ??= (async () => {
       const at = this.now();
       // The version is read before the data: a write landing meanwhile moves it again, and the next call reloads.
-      const version = await this.store.changeVersion();
+      version ??= await this.store.changeVersion();
       const [{ value }, grants] = await Promise.all([this.store.list(), this.options.tokens ? this.options.tokens.list().then((t) => t.value) : Promise.resolve([])]);
       const loaded = { at, version, sinks: new Map(value.map((sink) => [sink.ID, sink])), enabled: value.filter((sink) => sink.Disabled === undefined), grants };
       this.loaded = loaded;

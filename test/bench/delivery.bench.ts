@@ -147,9 +147,6 @@ class MemorySinks implements Pick<SinkStore, "find" | "advanceLatestIndex" | "di
 /** In-memory stand-in for the DynamoDB delivery log: counts what it is given. */
 class MemoryLog implements DeliveryLog {
   recorded = 0;
-  async record() {
-    this.recorded++;
-  }
   async recordAll(attempts: readonly DeliveryAttempt[]) {
     this.recorded += attempts.length;
   }
@@ -251,26 +248,32 @@ export async function runDeliveryBench(): Promise<boolean> {
   const deliverer = (maxEventsPerRequest: number, sign?: typeof signatureHeaders) =>
     new Deliverer({ sinks, log, webhooks, queue, policy: DEFAULT_RETRY_POLICY, maxEventsPerRequest, logger, metrics, ...(sign ? { sign } : {}) });
 
-  const rawAgent = new Agent({ keepAliveTimeout: 30_000 });
-  let rawNext = 0;
-  const raw: Arm = {
-    name: "raw",
+  /** An arm that keeps one call in flight per sink until the deadline; `once(lane)` returns the events the call carried. */
+  const laneArm = (name: string, once: (lane: number) => Promise<number>): Arm => ({
+    name,
     async run(deadline) {
       let events = 0;
       await Promise.all(
-        sinkIds.map(async () => {
+        sinkIds.map(async (_, lane) => {
           while (performance.now() < deadline) {
-            const r = rawRequests[rawNext++ % rawRequests.length]!;
-            const response = await request(server.url, { method: "POST", dispatcher: rawAgent, headers: r.headers, body: r.body });
-            if (response.statusCode !== 204) throw new Error(`bench: raw POST answered ${response.statusCode}`);
-            await response.body.dump();
-            events++;
+            const carried = await once(lane);
+            events += carried;
           }
         }),
       );
       return events;
     },
-  };
+  });
+
+  const rawAgent = new Agent({ keepAliveTimeout: 30_000 });
+  let rawNext = 0;
+  const raw = laneArm("raw", async () => {
+    const r = rawRequests[rawNext++ % rawRequests.length]!;
+    const response = await request(server.url, { method: "POST", dispatcher: rawAgent, headers: r.headers, body: r.body });
+    if (response.statusCode !== 204) throw new Error(`bench: raw POST answered ${response.statusCode}`);
+    await response.body.dump();
+    return 1;
+  });
   // A reference, not the baseline: the same POSTs through undici's lowest public API, `dispatch`
   // with a handler that only waits for the end of the answer (no response stream, no timer),
   // as the deliver path's WebhookClient does with its own handler.
@@ -291,40 +294,18 @@ export async function runDeliveryBench(): Promise<boolean> {
         },
       );
     });
-  const rawDispatch: Arm = {
-    name: "raw dispatch (reference)",
-    async run(deadline) {
-      let events = 0;
-      await Promise.all(
-        sinkIds.map(async () => {
-          while (performance.now() < deadline) {
-            await dispatchOnce(rawRequests[dispatchNext++ % rawRequests.length]!);
-            events++;
-          }
-        }),
-      );
-      return events;
-    },
-  };
+  const rawDispatch = laneArm("raw dispatch (reference)", async () => {
+    await dispatchOnce(rawRequests[dispatchNext++ % rawRequests.length]!);
+    return 1;
+  });
   const deliverArm = (name: string, d: Deliverer): Arm => {
     const next = sinkIds.map(() => 0);
-    return {
-      name,
-      async run(deadline) {
-        let events = 0;
-        await Promise.all(
-          sinkIds.map(async (_, s) => {
-            while (performance.now() < deadline) {
-              const batch = batches[s]![next[s]!++ % BATCHES_PER_SINK]!;
-              const failed = await d.handle(batch);
-              if (failed.length > 0) throw new Error(`bench: ${failed.length} messages not delivered`);
-              events += batch.length;
-            }
-          }),
-        );
-        return events;
-      },
-    };
+    return laneArm(name, async (s) => {
+      const batch = batches[s]![next[s]!++ % BATCHES_PER_SINK]!;
+      const failed = await d.handle(batch);
+      if (failed.length > 0) throw new Error(`bench: ${failed.length} messages not delivered`);
+      return batch.length;
+    });
   };
   const arms: Arm[] = [
     raw,

@@ -210,6 +210,8 @@ describe("deliver: webhooks through the FIFO queue", () => {
     await until(() => acceptedIndexes(receiver).length >= 1);
     await until(() => pipeline.metrics.total("DeliveriesDiscarded") === 2);
     expect(acceptedIndexes(receiver)).toEqual([3]);
+    // The batch's attempt records are written once its POSTs are answered: wait for them.
+    await until(async () => (await log.list("alerts", { limit: 10, sinkIndex: reborn.CreateIndex })).attempts.length > 0);
     const { attempts } = await log.list("alerts", { limit: 10, sinkIndex: reborn.CreateIndex });
     expect(attempts.map((a) => a.DeliveryID)).not.toContain("msg_old");
     expect(attempts.map((a) => a.LastIndex)).toEqual([3]);

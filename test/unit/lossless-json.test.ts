@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { webhookBody } from "../../shared/delivery/deliverer";
 import { decodeDeliveryMessage, deliveryMessage, deliveryMessageBody, deliveryMessageJson } from "../../shared/delivery/delivery-message";
-import { parseIngestRecord } from "../../shared/delivery/fanout";
+import { parseIngestEnvelope } from "../../shared/delivery/fanout";
 import { jsonSourceOf, rememberJsonSource, toJson } from "../../shared/json/json-source";
 import { decodeNomadFrame, nomadEventJson, rememberEventPayload, rememberFramePayloads, type NomadEvent, type NomadFrame } from "../../shared/nomad/event";
 import { busDetailJson, gapMarker, type NomadBusDetail } from "../../shared/streamer/event-contract";
@@ -92,10 +92,10 @@ describe("events written back as received", () => {
   it("the fan-out's ingest record: the detail is written with the payload as the record carried it", () => {
     const detail = `{"id":"42-x","cluster":"prod","frameIndex":42,"event":{"Topic":"Job","Type":"JobRegistered","Key":"web","Namespace":"default","FilterKeys":["web",""],"Index":42,"Payload":${PAYLOAD}}}`;
     const compact = `{"version":"0","id":"e1","detail-type":"Job","source":"nomad","account":"1","time":"2026-01-01T00:00:00Z","region":"us-east-1","resources":[],"detail":${detail}}`;
-    expect(busDetailJson(parseIngestRecord(compact))).toBe(detail);
+    expect(busDetailJson(parseIngestEnvelope(compact).detail)).toBe(detail);
     // Whitespace around the payload (a pretty-printing relay) does not reach the detail.
     const spaced = compact.replace(`"Payload":${PAYLOAD}`, `"Payload" :\n  ${PAYLOAD}\n`).replace('"detail":{', '"detail" : {');
-    expect(busDetailJson(parseIngestRecord(spaced))).toBe(detail);
+    expect(busDetailJson(parseIngestEnvelope(spaced).detail)).toBe(detail);
   });
 
   it("the deliver path: a delivery message's payload reaches the webhook body and a redriven message as sent", () => {
