@@ -1,4 +1,15 @@
-import { GetItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ConditionalCheckFailedException, GetItemCommand, TransactionCanceledException, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ConflictError } from "../errors";
+import { fullJitter, sleep } from "../retry/backoff";
+
+/** Attempts of a conditional configuration write before it gives up with ConflictError. */
+export const DEFAULT_WRITE_ATTEMPTS = 25;
+
+/** What a conditional write is, for the ConflictError it ends with: `event sink "a"`, "update". */
+export interface WriteSubject {
+  readonly subject: string;
+  readonly verb: string;
+}
 
 /** The item that holds a table's write counter (Nomad's raft index, in one item). */
 export const COUNTER_KEY: Record<string, AttributeValue> = { pk: { S: "COUNTER" }, sk: { S: "INDEX" } };
@@ -36,6 +47,32 @@ export class IndexCounter {
     await this.add(VERSION_KEY);
   }
 
+  /**
+   * Read, decide, write on the condition that nobody changed the item in between: `attempt`
+   * reads, decides (and may throw to refuse), takes its write's index from `next()` and
+   * writes conditionally. A lost race (the condition failed) runs it again after a jittered
+   * pause, up to `maxAttempts` times, then ConflictError. Once a write has landed (`next()`
+   * was called and `attempt` returned) the change version moves; an attempt that returns
+   * without calling `next()` wrote nothing.
+   */
+  async conditionalWrite<T>(maxAttempts: number, what: WriteSubject, attempt: (next: () => Promise<number>) => Promise<T>): Promise<T> {
+    for (let n = 1; n <= maxAttempts; n++) {
+      let wrote = false;
+      try {
+        const result = await attempt(() => {
+          wrote = true;
+          return this.next();
+        });
+        if (wrote) await this.landed();
+        return result;
+      } catch (error) {
+        if (!lostRace(error)) throw error;
+        await sleep(fullJitter(n, 5, 200));
+      }
+    }
+    throw new ConflictError(`${what.subject} changed under ${maxAttempts} attempts in a row to ${what.verb} it; try again`);
+  }
+
   /** Moves after every landed configuration write (sinks and tokens; not delivery progress). */
   async version(): Promise<number> {
     const result = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: VERSION_KEY, ConsistentRead: true }));
@@ -55,4 +92,10 @@ export class IndexCounter {
     );
     return Number(result.Attributes?.Value?.N);
   }
+}
+
+/** A conditional write (or a transaction's) that failed its condition: someone else wrote first. */
+function lostRace(error: unknown): boolean {
+  if (error instanceof ConditionalCheckFailedException) return true;
+  return error instanceof TransactionCanceledException && (error.CancellationReasons ?? []).some((r) => r.Code === "ConditionalCheckFailed");
 }

@@ -2,6 +2,8 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   ResourceInUseException,
+  ScanCommand,
+  type AttributeValue,
   type AttributeDefinition,
   type DynamoDBClient,
   type KeySchemaElement,
@@ -36,4 +38,18 @@ export async function ensurePkSkTable(client: DynamoDBClient, tableName: string)
     if (Table?.TableStatus === "ACTIVE") return;
     await sleep(100);
   }
+}
+
+/** Every item of one kind (sort key `sk`), read with a consistent Scan page after page (`pageSize` items read a page). */
+export async function scanBySortKey<T>(client: DynamoDBClient, tableName: string, sk: string, from: (item: Record<string, AttributeValue>) => T, pageSize?: number): Promise<T[]> {
+  const found: T[] = [];
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({ TableName: tableName, ConsistentRead: true, FilterExpression: "sk = :sk", ExpressionAttributeValues: { ":sk": { S: sk } }, ExclusiveStartKey: startKey, Limit: pageSize }),
+    );
+    for (const item of page.Items ?? []) found.push(from(item));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  return found;
 }

@@ -1,5 +1,6 @@
-import { DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand, type AttributeValue } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, GetItemCommand, PutItemCommand, type AttributeValue } from "@aws-sdk/client-dynamodb";
 import { IndexCounter } from "../dynamo/index-counter";
+import { scanBySortKey } from "../dynamo/pk-sk-table";
 import { REPLAY_STATES, type Replay, type ReplayState } from "./replay";
 
 type Item = Record<string, AttributeValue>;
@@ -85,15 +86,7 @@ export class DynamoReplayStore {
 
   /** Every replay, newest first. */
   async list(): Promise<Replay[]> {
-    const replays: Replay[] = [];
-    let startKey: Item | undefined;
-    do {
-      const page = await this.options.client.send(
-        new ScanCommand({ TableName: this.options.tableName, ConsistentRead: true, FilterExpression: "sk = :replay", ExpressionAttributeValues: { ":replay": { S: REPLAY_SORT_KEY } }, ExclusiveStartKey: startKey }),
-      );
-      for (const item of page.Items ?? []) replays.push(fromItem(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
+    const replays = await scanBySortKey(this.options.client, this.options.tableName, REPLAY_SORT_KEY, fromItem);
     return replays.sort((a, b) => b.CreateIndex - a.CreateIndex);
   }
 }

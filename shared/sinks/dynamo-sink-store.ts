@@ -3,16 +3,15 @@ import {
   DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
-  ScanCommand,
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClientConfig,
 } from "@aws-sdk/client-dynamodb";
-import { IndexCounter } from "../dynamo/index-counter";
-import { ConflictError, NotFoundError } from "../errors";
-import { fullJitter, sleep } from "../retry/backoff";
+import { DEFAULT_WRITE_ATTEMPTS, IndexCounter } from "../dynamo/index-counter";
+import { scanBySortKey } from "../dynamo/pk-sk-table";
+import { NotFoundError } from "../errors";
 import { generateSecret, PREVIOUS_SECRET_GRACE_MS } from "./secret";
-import type { PreviousSecret, Sink, SinkRegistration } from "./sink";
+import { SINK_NOT_FOUND, type PreviousSecret, type Sink, type SinkRegistration } from "./sink";
 import { previousSecretsToAttribute, SINK_SORT_KEY, sinkFromItem, sinkKey, topicsToAttribute } from "./sink-item";
 import type { SinkGuard, SinkStore, Written } from "./sink-store";
 
@@ -65,7 +64,7 @@ export class DynamoSinkStore implements SinkStore {
     this.scanPageSize = options.scanPageSize;
     this.tableName = options.tableName;
     this.client = options.client ?? new DynamoDBClient(options.clientConfig ?? {});
-    this.maxAttempts = options.maxAttempts ?? 25;
+    this.maxAttempts = options.maxAttempts ?? DEFAULT_WRITE_ATTEMPTS;
     this.counter = new IndexCounter(this.client, this.tableName);
   }
 
@@ -77,22 +76,7 @@ export class DynamoSinkStore implements SinkStore {
   async list(): Promise<Written<Sink[]>> {
     // The index is read first, so it never claims more than the listed data reflects.
     const index = await this.counter.current();
-    const sinks: Sink[] = [];
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.client.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          ConsistentRead: true,
-          FilterExpression: "sk = :sink",
-          ExpressionAttributeValues: { ":sink": { S: SINK_SORT_KEY } },
-          ExclusiveStartKey: startKey,
-          Limit: this.scanPageSize,
-        }),
-      );
-      for (const item of page.Items ?? []) sinks.push(sinkFromItem(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
+    const sinks = await scanBySortKey(this.client, this.tableName, SINK_SORT_KEY, sinkFromItem, this.scanPageSize);
     sinks.sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
     return { value: sinks, index };
   }
@@ -125,7 +109,7 @@ export class DynamoSinkStore implements SinkStore {
   rotateSecret(id: string, now = Date.now(), guard?: SinkGuard): Promise<Written<Sink>> {
     return this.mutate(id, { enable: false }, (current) => {
       guard?.(current);
-      if (current === undefined) throw new NotFoundError("event sink not found");
+      if (current === undefined) throw new NotFoundError(SINK_NOT_FOUND);
       return { ...current, ...replaceSecret(current, generateSecret(), now) };
     });
   }
@@ -138,23 +122,16 @@ export class DynamoSinkStore implements SinkStore {
       return { value: undefined, index };
     }
     // Guarded: deleted only as the guard saw it, so an owner change in between is not missed.
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+    return this.counter.conditionalWrite(this.maxAttempts, { subject: `event sink ${JSON.stringify(id)}`, verb: "delete" }, async (next) => {
       const current = await this.find(id);
       guard(current);
       if (current === undefined) return { value: undefined, index: await this.counter.current() };
-      const index = await this.counter.next();
-      try {
-        await this.client.send(
-          new DeleteItemCommand({ TableName: this.tableName, Key: sinkKey(id), ConditionExpression: "ModifyIndex = :observed", ExpressionAttributeValues: { ":observed": { N: String(current.ModifyIndex) } } }),
-        );
-        await this.counter.landed();
-        return { value: undefined, index };
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        await sleep(fullJitter(attempt, 5, 200));
-      }
-    }
-    throw new ConflictError(`event sink ${JSON.stringify(id)} changed under ${this.maxAttempts} attempts in a row to delete it; try again`);
+      const index = await next();
+      await this.client.send(
+        new DeleteItemCommand({ TableName: this.tableName, Key: sinkKey(id), ConditionExpression: "ModifyIndex = :observed", ExpressionAttributeValues: { ":observed": { N: String(current.ModifyIndex) } } }),
+      );
+      return { value: undefined, index };
+    });
   }
 
   async disable(id: string, reason: string, now = Date.now()): Promise<boolean> {
@@ -190,46 +167,39 @@ export class DynamoSinkStore implements SinkStore {
    * never written here (the delivery side owns it), so no advance is ever lost.
    */
   private async mutate(id: string, how: { readonly enable: boolean }, change: (current: Sink | undefined) => SinkConfig): Promise<Written<Sink>> {
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+    return this.counter.conditionalWrite(this.maxAttempts, { subject: `event sink ${JSON.stringify(id)}`, verb: "update" }, async (next) => {
       const current = await this.find(id);
       const config = change(current);
-      const index = await this.counter.next();
-      try {
-        const result = await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: sinkKey(id),
-            UpdateExpression:
-              "SET ID = :id, #type = :type, Topics = :topics, Address = :address, Secret = :secret, PreviousSecrets = :previous, " +
-              "ModifyIndex = :index, CreateIndex = if_not_exists(CreateIndex, :index), LatestIndex = if_not_exists(LatestIndex, :zero)" +
-              (config.Team !== undefined ? ", Team = :team" : "") +
-              (config.Namespaces !== undefined ? ", Namespaces = :namespaces" : "") +
-              removals(how.enable, config),
-            ConditionExpression: current === undefined ? "attribute_not_exists(pk)" : "ModifyIndex = :observed",
-            ExpressionAttributeNames: { "#type": "Type" },
-            ExpressionAttributeValues: {
-              ":id": { S: id },
-              ":type": { S: config.Type },
-              ":topics": topicsToAttribute(config.Topics),
-              ":address": { S: config.Address },
-              ":secret": { S: config.Secret },
-              ":previous": previousSecretsToAttribute(config.PreviousSecrets),
-              ":index": { N: String(index) },
-              ":zero": { N: "0" },
-              ...(config.Team !== undefined ? { ":team": { S: config.Team } } : {}),
-              ...(config.Namespaces !== undefined ? { ":namespaces": { L: config.Namespaces.map((n) => ({ S: n })) } } : {}),
-              ...(current !== undefined ? { ":observed": { N: String(current.ModifyIndex) } } : {}),
-            },
-            ReturnValues: "ALL_NEW",
-          }),
-        );
-        await this.counter.landed();
-        return { value: sinkFromItem(result.Attributes ?? {}), index };
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        await sleep(fullJitter(attempt, 5, 200));
-      }
-    }
-    throw new ConflictError(`event sink ${JSON.stringify(id)} changed under ${this.maxAttempts} attempts in a row to update it; try again`);
+      const index = await next();
+      const result = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: sinkKey(id),
+          UpdateExpression:
+            "SET ID = :id, #type = :type, Topics = :topics, Address = :address, Secret = :secret, PreviousSecrets = :previous, " +
+            "ModifyIndex = :index, CreateIndex = if_not_exists(CreateIndex, :index), LatestIndex = if_not_exists(LatestIndex, :zero)" +
+            (config.Team !== undefined ? ", Team = :team" : "") +
+            (config.Namespaces !== undefined ? ", Namespaces = :namespaces" : "") +
+            removals(how.enable, config),
+          ConditionExpression: current === undefined ? "attribute_not_exists(pk)" : "ModifyIndex = :observed",
+          ExpressionAttributeNames: { "#type": "Type" },
+          ExpressionAttributeValues: {
+            ":id": { S: id },
+            ":type": { S: config.Type },
+            ":topics": topicsToAttribute(config.Topics),
+            ":address": { S: config.Address },
+            ":secret": { S: config.Secret },
+            ":previous": previousSecretsToAttribute(config.PreviousSecrets),
+            ":index": { N: String(index) },
+            ":zero": { N: "0" },
+            ...(config.Team !== undefined ? { ":team": { S: config.Team } } : {}),
+            ...(config.Namespaces !== undefined ? { ":namespaces": { L: config.Namespaces.map((n) => ({ S: n })) } } : {}),
+            ...(current !== undefined ? { ":observed": { N: String(current.ModifyIndex) } } : {}),
+          },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { value: sinkFromItem(result.Attributes ?? {}), index };
+    });
   }
 }

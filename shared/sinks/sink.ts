@@ -47,6 +47,9 @@ export interface PreviousSecret {
 }
 
 /** What the API shows of a sink: Nomad's fields, in Nomad's order, and never a secret. */
+/** What a missing sink answers (and one the caller may not see: names do not leak). */
+export const SINK_NOT_FOUND = "event sink not found";
+
 export interface PublicSink {
   ID: string;
   Type: string;

@@ -1,16 +1,13 @@
 import {
-  ConditionalCheckFailedException,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  ScanCommand,
   TransactWriteItemsCommand,
-  TransactionCanceledException,
   type AttributeValue,
 } from "@aws-sdk/client-dynamodb";
-import { IndexCounter } from "../dynamo/index-counter";
-import { ConflictError, NotFoundError } from "../errors";
-import { fullJitter, sleep } from "../retry/backoff";
+import { DEFAULT_WRITE_ATTEMPTS, IndexCounter } from "../dynamo/index-counter";
+import { scanBySortKey } from "../dynamo/pk-sk-table";
+import { NotFoundError } from "../errors";
 import type { Written } from "../sinks/sink-store";
 import { hashSecret, TOKEN_TYPE_MANAGEMENT, TOKEN_TYPE_TEAM, type Token, type TokenChange, type TokenSpec } from "./token";
 
@@ -107,7 +104,7 @@ export class DynamoTokenStore {
   constructor(options: DynamoTokenStoreOptions) {
     this.tableName = options.tableName;
     this.client = options.client ?? new DynamoDBClient({});
-    this.maxAttempts = options.maxAttempts ?? 25;
+    this.maxAttempts = options.maxAttempts ?? DEFAULT_WRITE_ATTEMPTS;
     this.counter = new IndexCounter(this.client, this.tableName);
   }
 
@@ -145,22 +142,14 @@ export class DynamoTokenStore {
   /** Every token, sorted by creation, and the table's current index. */
   async list(): Promise<Written<Token[]>> {
     const index = await this.counter.current();
-    const tokens: Token[] = [];
-    let startKey: Item | undefined;
-    do {
-      const page = await this.client.send(
-        new ScanCommand({ TableName: this.tableName, ConsistentRead: true, FilterExpression: "sk = :token", ExpressionAttributeValues: { ":token": { S: TOKEN_SORT_KEY } }, ExclusiveStartKey: startKey }),
-      );
-      for (const item of page.Items ?? []) tokens.push(tokenFromItem(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
+    const tokens = await scanBySortKey(this.client, this.tableName, TOKEN_SORT_KEY, tokenFromItem);
     tokens.sort((a, b) => a.CreateIndex - b.CreateIndex);
     return { value: tokens, index };
   }
 
   /** Applies `change` to the token as read; `check` sees the token and the result and may refuse (throw). */
   async update(accessorId: string, change: (current: Token) => TokenChange, check?: (current: Token, next: Token) => void): Promise<Written<Token>> {
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+    return this.counter.conditionalWrite(this.maxAttempts, { subject: `ACL token ${JSON.stringify(accessorId)}`, verb: "update" }, async (next) => {
       const current = await this.get(accessorId);
       if (current === undefined) throw new NotFoundError("ACL token not found");
       const delta = change(current);
@@ -173,50 +162,31 @@ export class DynamoTokenStore {
         ...(typeof delta.ExpiresAt === "number" ? { ExpiresAt: delta.ExpiresAt } : {}),
       };
       check?.(current, changed);
-      const index = await this.counter.next();
-      const next: Token = { ...changed, ModifyIndex: index };
-      try {
-        await this.client.send(
-          new PutItemCommand({ TableName: this.tableName, Item: tokenToItem(next), ConditionExpression: "ModifyIndex = :observed", ExpressionAttributeValues: { ":observed": { N: String(current.ModifyIndex) } } }),
-        );
-        await this.counter.landed();
-        return { value: next, index };
-      } catch (error) {
-        if (!lostRace(error)) throw error;
-        await sleep(fullJitter(attempt, 5, 200));
-      }
-    }
-    throw new ConflictError(`ACL token ${JSON.stringify(accessorId)} changed under ${this.maxAttempts} attempts in a row to update it; try again`);
+      const index = await next();
+      const written: Token = { ...changed, ModifyIndex: index };
+      await this.client.send(
+        new PutItemCommand({ TableName: this.tableName, Item: tokenToItem(written), ConditionExpression: "ModifyIndex = :observed", ExpressionAttributeValues: { ":observed": { N: String(current.ModifyIndex) } } }),
+      );
+      return { value: written, index };
+    });
   }
 
   /** Deletes the token and its secret index together; NotFoundError when absent or refused by `guard`. */
   async delete(accessorId: string, guard?: TokenGuard): Promise<Written<undefined>> {
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+    return this.counter.conditionalWrite(this.maxAttempts, { subject: `ACL token ${JSON.stringify(accessorId)}`, verb: "delete" }, async (next) => {
       const current = await this.get(accessorId);
       guard?.(current);
       if (current === undefined) throw new NotFoundError("ACL token not found");
-      const index = await this.counter.next();
-      try {
-        await this.client.send(
-          new TransactWriteItemsCommand({
-            TransactItems: [
-              { Delete: { TableName: this.tableName, Key: tokenKey(accessorId), ConditionExpression: "ModifyIndex = :observed", ExpressionAttributeValues: { ":observed": { N: String(current.ModifyIndex) } } } },
-              { Delete: { TableName: this.tableName, Key: secretKey(current.SecretHash) } },
-            ],
-          }),
-        );
-        await this.counter.landed();
-        return { value: undefined, index };
-      } catch (error) {
-        if (!lostRace(error)) throw error;
-        await sleep(fullJitter(attempt, 5, 200));
-      }
-    }
-    throw new ConflictError(`ACL token ${JSON.stringify(accessorId)} changed under ${this.maxAttempts} attempts in a row to delete it; try again`);
+      const index = await next();
+      await this.client.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            { Delete: { TableName: this.tableName, Key: tokenKey(accessorId), ConditionExpression: "ModifyIndex = :observed", ExpressionAttributeValues: { ":observed": { N: String(current.ModifyIndex) } } } },
+            { Delete: { TableName: this.tableName, Key: secretKey(current.SecretHash) } },
+          ],
+        }),
+      );
+      return { value: undefined, index };
+    });
   }
-}
-
-function lostRace(error: unknown): boolean {
-  if (error instanceof ConditionalCheckFailedException) return true;
-  return error instanceof TransactionCanceledException && (error.CancellationReasons ?? []).some((r) => r.Code === "ConditionalCheckFailed");
 }
