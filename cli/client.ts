@@ -1,5 +1,6 @@
 import { STATUS_CODES } from "node:http";
 import type { Agent } from "undici";
+import type { AttemptView, SinkSecretView } from "../shared/api/sinks-api";
 import type { PublicReplay } from "../shared/replay/replay";
 import type { PublicSink } from "../shared/sinks/sink";
 import type { PublicToken } from "../shared/tokens/token";
@@ -32,26 +33,10 @@ export class ConnectionError extends Error {
 }
 
 
-export interface SinkSecret {
-  ID: string;
-  Secret: string;
-  PreviousSecrets: Array<{ Secret: string; ExpiresAt: string }>;
-}
-
-export interface DeliveryAttempt {
-  DeliveryID: string;
-  Attempt: number;
-  Outcome: string;
-  StatusCode: number;
-  LatencyMs: number;
-  Error: string;
-  Events: number;
-  FirstIndex: number;
-  LastIndex: number;
-  At: string;
-  NextAttemptAt: string | null;
-}
-
+/** A sink's signing secrets, as the API shows them. */
+export type SinkSecret = SinkSecretView;
+/** One delivery attempt, as the API lists it. */
+export type DeliveryAttempt = AttemptView;
 
 /** The body of `POST /v1/acl/token` and `POST /v1/acl/token/:accessor`. */
 export interface TokenRequest {

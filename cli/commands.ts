@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import type { AclToken, Client, DeliveryAttempt, PublicSink, Replay, SinkSecret, TokenRequest } from "./client";
 import { CliError, UsageError } from "./errors";
+import { DELIVERIES_PER_PAGE_DEFAULT, DELIVERIES_PER_PAGE_MAX } from "../shared/api/limits";
+import { parseGoDuration } from "../shared/go-duration";
 import { parseRfc3339 } from "../shared/rfc3339";
 import type { FlagSpec, ParsedArgs } from "./flags";
 import { formatJson, formatKV, formatList, formatTopics, NONE, orNone, shellWord } from "./format";
@@ -31,8 +33,6 @@ export interface Command {
   run(ctx: Context): Promise<void>;
 }
 
-const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
-const PER_PAGE_MAX = 500;
 
 const received = (values: readonly string[]) => (values.length === 0 ? "none" : `${values.length}: ${values.map((v) => JSON.stringify(v)).join(" ")}`);
 
@@ -56,7 +56,7 @@ function rfc3339(flag: string, value: string | undefined): string | undefined {
 
 function goDuration(flag: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (!GO_DURATION.test(value)) throw new UsageError(`-${flag} must be a duration such as 10m, 1h or 72h30m; received ${JSON.stringify(value)}`);
+  if (parseGoDuration(value) === undefined) throw new UsageError(`-${flag} must be a duration such as 10m, 1h or 72h30m; received ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -217,7 +217,7 @@ function perPageFlag(ctx: Context): number | undefined {
   const raw = ctx.args.strings.get("per-page");
   if (raw === undefined) return undefined;
   const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < 1 || value > PER_PAGE_MAX) throw new UsageError(`-per-page must be a whole number from 1 to ${PER_PAGE_MAX}; received ${JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(raw) || value < 1 || value > DELIVERIES_PER_PAGE_MAX) throw new UsageError(`-per-page must be a whole number from 1 to ${DELIVERIES_PER_PAGE_MAX}; received ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -291,14 +291,14 @@ enables it again if it was disabled). Example file:
 time (-per-page, then -next-token with the token printed under the table), or every page
 with -all.`,
     flags: [
-      { name: "per-page", kind: "string", placeholder: "<n>", help: `How many attempts per page, 1 to ${PER_PAGE_MAX} (the API's default is 50).` },
+      { name: "per-page", kind: "string", placeholder: "<n>", help: `How many attempts per page, 1 to ${DELIVERIES_PER_PAGE_MAX} (the API's default is ${DELIVERIES_PER_PAGE_DEFAULT}).` },
       { name: "next-token", kind: "string", placeholder: "<token>", help: "Where to continue: the token printed under the previous page." },
       { name: "all", kind: "bool", help: "Follow the pages: list every attempt." },
     ],
     json: true,
     async run(ctx) {
       const id = oneArg(ctx, "the sink's ID");
-      const perPage = perPageFlag(ctx) ?? (ctx.args.bools.get("all") ? PER_PAGE_MAX : undefined);
+      const perPage = perPageFlag(ctx) ?? (ctx.args.bools.get("all") ? DELIVERIES_PER_PAGE_MAX : undefined);
       let nextToken = ctx.args.strings.get("next-token") || undefined;
       const attempts: DeliveryAttempt[] = [];
       do {

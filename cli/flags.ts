@@ -4,6 +4,7 @@
  * argument). Unlike Go, flags may come after arguments too; `--` ends the flags, and `-`
  * alone is an argument (stdin).
  */
+import { parseGoBool } from "../shared/config/env";
 import { UsageError } from "./errors";
 
 export type FlagKind = "string" | "bool" | "list";
@@ -28,13 +29,6 @@ export interface ParsedArgs {
 }
 
 const HELP_FLAGS = new Set(["help", "h"]);
-
-/** Go's strconv.ParseBool. */
-export function parseBool(value: string): boolean | undefined {
-  if (["1", "t", "T", "TRUE", "true", "True"].includes(value)) return true;
-  if (["0", "f", "F", "FALSE", "false", "False"].includes(value)) return false;
-  return undefined;
-}
 
 export function parseArgs(args: readonly string[], specs: readonly FlagSpec[]): ParsedArgs {
   const byName = new Map(specs.map((spec) => [spec.name, spec]));
@@ -71,7 +65,7 @@ export function parseArgs(args: readonly string[], specs: readonly FlagSpec[]): 
         bools.set(name, true);
         continue;
       }
-      const value = parseBool(inline);
+      const value = parseGoBool(inline);
       if (value === undefined) throw new UsageError(`-${name} is true or false; received ${JSON.stringify(arg)}`);
       bools.set(name, value);
       continue;

@@ -41,14 +41,16 @@ export function owns(principal: Principal, team: string | undefined): boolean {
   return principal.kind === "management" || team === principal.token.Team;
 }
 
+/** `value` if the principal may see it; otherwise NotFoundError(notFound), as for a missing one (names do not leak). */
+export function visibleTo<T extends { readonly Team?: string }>(principal: Principal, value: T | undefined, notFound: string): T {
+  if (value === undefined || !owns(principal, value.Team)) throw new NotFoundError(notFound);
+  return value;
+}
+
 /** A guard for store writes: what the principal may not see answers 404, as if absent (names do not leak). */
 export function ownershipGuard<T extends { readonly Team?: string }>(principal: Principal, notFound: string, options: { allowAbsent: boolean }): (current: T | undefined) => void {
   return (current) => {
-    if (current === undefined) {
-      if (!options.allowAbsent) throw new NotFoundError(notFound);
-      return;
-    }
-    if (!owns(principal, current.Team)) throw new NotFoundError(notFound);
+    if (current !== undefined || !options.allowAbsent) visibleTo(principal, current, notFound);
   };
 }
 

@@ -1,4 +1,3 @@
-import { NotFoundError } from "../errors";
 import { ALL_NAMESPACES } from "../tokens/scope";
 import type { DynamoTokenStore } from "../tokens/dynamo-token-store";
 import {
@@ -13,7 +12,7 @@ import {
   type PublicToken,
   type Token,
 } from "../tokens/token";
-import { denied, describeList, namespacesOutside, owns, ownershipGuard, type Principal } from "./access";
+import { denied, describeList, namespacesOutside, owns, ownershipGuard, visibleTo, type Principal } from "./access";
 import { empty, json, queryMeta, writeMeta } from "./http";
 import { parseJsonBody, type Request, type Route } from "./router";
 
@@ -79,10 +78,7 @@ function checkChange(principal: Principal, current: Token, next: Token): void {
 
 /** Nomad's ACL token endpoints (`/v1/acl/tokens`, `/v1/acl/token[/:accessor_id|/self]`) for this service's tokens. */
 export function aclRoutes(tokens: TokenStore, now: () => number): Route[] {
-  const visible = (principal: Principal, token: Token | undefined): Token => {
-    if (token === undefined || !owns(principal, token.Team)) throw new NotFoundError(NOT_FOUND);
-    return token;
-  };
+  const visible = (principal: Principal, token: Token | undefined): Token => visibleTo(principal, token, NOT_FOUND);
   return [
     {
       pattern: ["acl", "tokens"],

@@ -1,10 +1,10 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { NotFoundError } from "../errors";
 import { newReplayId, parseReplayId, parseReplayRequest, toPublicReplay, type Replay } from "../replay/replay";
 import type { DynamoReplayStore } from "../replay/dynamo-replay-store";
 import type { Replayer } from "../replay/replayer";
 import type { SinkStore } from "../sinks/sink-store";
-import { owns } from "./access";
+import { SINK_NOT_FOUND } from "../sinks/sink";
+import { owns, visibleTo } from "./access";
 import { HttpError, json, writeMeta } from "./http";
 import { parseJsonBody, type Request, type Route } from "./router";
 
@@ -43,10 +43,7 @@ export function replayRoutes(deps: ReplayDeps, now: () => number): Route[] {
     return updated;
   }
 
-  const visible = (request: Request, replay: Replay | undefined): Replay => {
-    if (replay === undefined || !owns(request.principal, replay.Team)) throw new NotFoundError(NOT_FOUND);
-    return replay;
-  };
+  const visible = (request: Request, replay: Replay | undefined): Replay => visibleTo(request.principal, replay, NOT_FOUND);
 
   return [
     {
@@ -59,8 +56,7 @@ export function replayRoutes(deps: ReplayDeps, now: () => number): Route[] {
           const { principal } = request;
           if (principal.kind === "team" && wanted.SinkID === undefined) throw new HttpError(400, "a team token replays to one of its team's sinks: give SinkID");
           if (wanted.SinkID !== undefined) {
-            const sink = await deps.sinks.find(wanted.SinkID);
-            if (sink === undefined || !owns(principal, sink.Team)) throw new NotFoundError("event sink not found");
+            visibleTo(principal, await deps.sinks.find(wanted.SinkID), SINK_NOT_FOUND);
           }
           const replay = await deps.replays.create({
             ID: newReplayId(),

@@ -2,17 +2,18 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { ConflictError, NotFoundError, ValidationError } from "../errors";
 import type { Sink, SinkRegistration } from "../sinks/sink";
-import { parseSinkId, parseSinkRegistration, toPublicSink } from "../sinks/sink";
+import { parseSinkId, parseSinkRegistration, SINK_NOT_FOUND, toPublicSink } from "../sinks/sink";
 import type { SinkStore } from "../sinks/sink-store";
 import type { DeliveryAttempt, DeliveryLog } from "../delivery/delivery-log";
 import { BlockedAddressError, type AddressGuard } from "../delivery/ssrf-guard";
-import { authenticate, checkTeamTopics, denied, describeList, namespacesOutside, owns, ownershipGuard, type Principal } from "./access";
+import { authenticate, checkTeamTopics, denied, describeList, namespacesOutside, owns, ownershipGuard, visibleTo, type Principal } from "./access";
 import { aclRoutes, type TokenStore } from "./acl-api";
 import { replayRoutes, type ReplayStore } from "./replay-api";
 import type { Replayer } from "../replay/replayer";
 import type { TokenSource } from "./auth";
 import { empty, HttpError, json, queryMeta, text, writeMeta, type Response } from "./http";
 import { matchRoute, parseJsonBody, type Request, type Route } from "./router";
+import { DELIVERIES_PER_PAGE_DEFAULT, DELIVERIES_PER_PAGE_MAX } from "./limits";
 
 /** Largest request body accepted, in bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -66,8 +67,6 @@ function decodeBody(event: APIGatewayProxyEventV2): Buffer | undefined {
 }
 
 /** Page size of `GET /v1/event/sink/:id/deliveries`: Nomad's `per_page`. */
-export const DELIVERIES_PER_PAGE_DEFAULT = 50;
-export const DELIVERIES_PER_PAGE_MAX = 500;
 
 function perPage(query: Readonly<Record<string, string | undefined>>): number {
   const raw = query.per_page;
@@ -103,7 +102,10 @@ function secretView(sink: Sink, now: number) {
   };
 }
 
-const SINK_NOT_FOUND = "event sink not found";
+/** What `GET /v1/event/sink/:id/deliveries` lists, and what the secret endpoints answer (the CLI reads them as these types). */
+export type AttemptView = ReturnType<typeof attemptView>;
+export type SinkSecretView = ReturnType<typeof secretView>;
+
 
 /**
  * A registration as the principal may make it: a team token's sink belongs to its team,
@@ -136,9 +138,7 @@ export function createSinksApi(deps: SinksApiDeps): (event: APIGatewayProxyEvent
 
   /** The sink if the principal may see it; otherwise NotFoundError, as for a missing one. */
   async function visibleSink(principal: Principal, id: string): Promise<Sink> {
-    const sink = await store.find(id);
-    if (sink === undefined || !owns(principal, sink.Team)) throw new NotFoundError(SINK_NOT_FOUND);
-    return sink;
+    return visibleTo(principal, await store.find(id), SINK_NOT_FOUND);
   }
 
   async function getSink(request: Request, id: string): Promise<Response> {

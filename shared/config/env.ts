@@ -18,12 +18,19 @@ export function optionalEnv(env: Env, name: string): string | undefined {
   return value ? value : undefined;
 }
 
-/** A boolean variable as Go's strconv.ParseBool reads it (Nomad's own rule); false when unset. */
+/** Go's strconv.ParseBool (Nomad's own rule for booleans); undefined for anything else. */
+export function parseGoBool(text: string): boolean | undefined {
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(text)) return true;
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(text)) return false;
+  return undefined;
+}
+
+/** A boolean variable as Go's strconv.ParseBool reads it; false when unset. */
 export function boolEnv(env: Env, name: string): boolean {
   const raw = optionalEnv(env, name);
   if (raw === undefined) return false;
-  if (["1", "t", "T", "TRUE", "true", "True"].includes(raw)) return true;
-  if (["0", "f", "F", "FALSE", "false", "False"].includes(raw)) return false;
+  const value = parseGoBool(raw);
+  if (value !== undefined) return value;
   throw new ConfigError(`Environment variable ${name} must be true or false, but ${JSON.stringify(raw)} was given`);
 }
 

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import { ValidationError } from "../errors";
+import { parseGoDuration } from "../go-duration";
 import { parseRfc3339, rfc3339Schema } from "../rfc3339";
 import { parseOrThrow } from "../validation";
 import { ALL_NAMESPACES, NamespacesSchema, TeamNameSchema, type ScopeGrant } from "./scope";
@@ -70,16 +71,6 @@ export function hashSecret(secret: string): string {
 
 export function newTokenIds(): { accessorId: string; secret: string } {
   return { accessorId: randomUUID(), secret: randomUUID() };
-}
-
-const UNITS_MS: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-
-/** Go's time.ParseDuration for positive values ("90m", "1h30m", "72h"); undefined when not one. */
-export function parseGoDuration(text: string): number | undefined {
-  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) return undefined;
-  let ms = 0;
-  for (const [, value, , unit] of text.matchAll(/(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(value) * UNITS_MS[unit!]!;
-  return ms;
 }
 
 const NameSchema = z.string({ error: "must be a string" }).max(TOKEN_NAME_MAX_LENGTH, { error: `must be at most ${TOKEN_NAME_MAX_LENGTH} characters` });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { GAP_TOPIC } from "../../shared/streamer/event-contract";
 import { scopeAdmits, teamScopes, type ScopeGrant } from "../../shared/tokens/scope";
-import { parseGoDuration } from "../../shared/tokens/token";
+import { parseGoDuration } from "../../shared/go-duration";
 
 const NOW = Date.parse("2026-11-21T10:00:00Z");
 const grant = (Team: string | undefined, Namespaces: string[], extra: Partial<ScopeGrant> = {}): ScopeGrant => ({ ...(Team !== undefined ? { Team } : {}), Namespaces, ClusterTopics: false, ...extra });
