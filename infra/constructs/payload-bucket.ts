@@ -5,9 +5,6 @@ import { Construct } from "constructs";
 import { PAYLOAD_KEY_PREFIX } from "../../shared/config/payload-config";
 import { acknowledgeNag } from "./nag-checks";
 
-/** Where S3PayloadStore (shared/streamer/payload-store.ts) keeps payloads: its default prefix. */
-export { PAYLOAD_KEY_PREFIX };
-
 /** S3 keeps lifecycle expirations in whole days; ten years is far past any use here. */
 const MAX_EXPIRATION_DAYS = 3_650;
 

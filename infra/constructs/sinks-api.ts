@@ -81,7 +81,7 @@ export class SinksApi extends Construct {
         }),
       );
       acknowledgeNag(
-        this.handler.function.role!,
+        this.handler.role,
         // cdk-nag names the resource as synthesized: concrete region and account when the stack has them.
         `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:events:${Token.isUnresolved(stack.region) ? "<AWS::Region>" : stack.region}:${Token.isUnresolved(stack.account) ? "<AWS::AccountId>" : stack.account}:replay/replay-*]`,
         "Each replay is named replay-<uuid> when it starts, so its ARN cannot be known in advance; the grant covers only DescribeReplay/StartReplay of replays with that prefix in this account and region.",

@@ -34,7 +34,7 @@ import { pkSkTable } from "./pk-sk-table";
 /** The repository root: the streamer image's build context (the Dockerfile copies `dist/streamer/`). */
 const REPO_ROOT = resolve(import.meta.dirname, "../..");
 /** The port of `GET /health` (HEALTH_PORT; the image's default too). */
-export const STREAMER_HEALTH_PORT = 8081;
+const STREAMER_HEALTH_PORT = 8081;
 /** Fargate gives a container at most 120 s between SIGTERM and SIGKILL. */
 const MAX_STOP_TIMEOUT_SECONDS = 120;
 /** Time past the streamer's own shutdown bound before ECS kills it: the flush may end just at the bound. */

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Webhook } from "standardwebhooks";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../../infra/local/free-port";
@@ -12,7 +11,8 @@ import { matchesTopics, type TopicFilter } from "../../shared/nomad/topic-filter
 import { generateSecret } from "../../shared/sinks/secret";
 import { startRuntimeProcess, type RuntimeProcess } from "../support/local-runtime-process";
 import { until } from "../support/until";
-import { startWebhookReceiver } from "../support/webhook-receiver";
+import { startWebhookReceiver, verifiedBodies } from "../support/webhook-receiver";
+import { eventIdentity as identity } from "../support/event-identity";
 
 /**
  * End to end through `npm start`'s entry as its own process: the streamer, the local
@@ -58,14 +58,8 @@ async function setup(env: Record<string, string> = {}) {
   const secret = generateSecret();
   const registerSink = (id: string, topics: TopicFilter) => call("PUT", `/v1/event/sink/${id}`, { ID: id, Type: "webhook", Address: receiver.url, Topics: topics, Secret: secret });
   /** Every request answered with 2xx, its signature verified by the official Standard Webhooks library (each once: the tests poll this). */
-  const verified: Delivery[] = [];
-  const deliveries = (): Delivery[] => {
-    for (const r of receiver.accepted.slice(verified.length)) {
-      const body = new Webhook(secret).verify(r.body, r.headers as Record<string, string>) as { Index: number; Events: NomadEvent[] };
-      verified.push({ webhookId: String(r.headers["webhook-id"]), index: body.Index, events: body.Events });
-    }
-    return verified;
-  };
+  const bodies = verifiedBodies<{ Index: number; Events: NomadEvent[] }>(receiver, secret);
+  const deliveries = (): Delivery[] => bodies().map(({ webhookId, body }) => ({ webhookId, index: body.Index, events: body.Events }));
   return { start, call, registerSink, deliveries, receiver, runtime: () => runtime! };
 }
 
@@ -87,8 +81,6 @@ function receivedEvents(deliveries: readonly Delivery[], afterIndex: number): st
     .sort();
 }
 
-/** An event's identity; two events of one index with the same identity get `#2`, `#3`. */
-const identity = (event: NomadEvent) => `${String(event.Index).padStart(10, "0")}/${event.Topic}/${event.Type}/${event.Namespace}/${event.Key}`;
 
 describe("the local runtime, end to end", () => {
   it("delivers the simulated cluster's events to a registered sink, signed, and advances its LatestIndex", async () => {

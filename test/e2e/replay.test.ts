@@ -10,6 +10,7 @@ import { generateSecret } from "../../shared/sinks/secret";
 import { startRuntimeProcess } from "../support/local-runtime-process";
 import { until } from "../support/until";
 import { startWebhookReceiver, verifiedBodies } from "../support/webhook-receiver";
+import { eventIdentity as identity } from "../support/event-identity";
 
 /**
  * Replay for audit, end to end through `npm start`'s entry: events of a past window are
@@ -29,7 +30,6 @@ interface Delivery {
   readonly events: NomadEvent[];
 }
 
-const identity = (event: NomadEvent) => `${String(event.Index).padStart(10, "0")}/${event.Topic}/${event.Type}/${event.Namespace}/${event.Key}`;
 
 describe("replay end to end: a past window, to one sink only", () => {
   it("delivers the window's archived events again to the named sink only, marked as a replay, with their original IDs", async () => {

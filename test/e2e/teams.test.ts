@@ -11,6 +11,7 @@ import { generateSecret } from "../../shared/sinks/secret";
 import { startRuntimeProcess } from "../support/local-runtime-process";
 import { until } from "../support/until";
 import { startWebhookReceiver, verifiedBodies } from "../support/webhook-receiver";
+import { eventIdentity as identity } from "../support/event-identity";
 
 /**
  * Two teams on one deployment, end to end through `npm start`'s entry: a Nomad (the
@@ -25,7 +26,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-const identity = (event: Pick<NomadEvent, "Index" | "Topic" | "Type" | "Namespace" | "Key">) => `${String(event.Index).padStart(10, "0")}/${event.Topic}/${event.Type}/${event.Namespace}/${event.Key}`;
 
 describe("teams end to end: each team's webhook receives exactly its namespaces' events", () => {
   it("with three namespaces and two teams, including after a token's namespaces are narrowed mid-run", async () => {

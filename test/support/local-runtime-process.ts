@@ -21,7 +21,8 @@ export interface RuntimeProcess {
  * a test's process: each test says what it sets.
  */
 export function cleanEnvironment(): Record<string, string> {
-  const ours = /^(AWS_ENDPOINT_URL|SINKS_|NOMAD_|SIMULATED_|STREAMER_|DELIVERY_|WEBHOOK_|FANOUT_|DELIVER_|SINK_CACHE|PAYLOAD_|EVENT_BUS|LOCAL_DATA_DIR$|PORT$|HOST$|COUNTERS_)/;
+  const ours =
+    /^(AWS_ENDPOINT_URL|SINKS_|NOMAD_|SIMULATED_|STREAMER_|STREAM_|DELIVERY_|DELIVERIES_|WEBHOOK_|FANOUT_|DELIVER_|SINK_CACHE|PAYLOAD_|EVENT_BUS|EVENTBRIDGE_|ARCHIVE_ARN$|INGEST_RULE_ARN$|HEALTH_PORT$|LEASE_|METRICS_|NAMESPACE_POLL_|SHUTDOWN_|SQS_|S3_|POWERTOOLS_|RECEIVER_|LOCAL_DATA_DIR$|PORT$|HOST$|COUNTERS_)/;
   return Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => !ours.test(entry[0]) && entry[1] !== undefined));
 }
 
