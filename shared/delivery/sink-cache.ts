@@ -29,11 +29,15 @@ export interface SinkCacheOptions {
  * changed or disabled sink, a rotated secret and a token's narrowed namespaces take effect on
  * the very next batch. A read serves at most `ttlMs` in any case (a safety net should a
  * writer die between its write and the version's move). Token expiry is judged on every
- * call. Concurrent callers share one reload.
+ * call. Concurrent callers share one version read and one reload: a caller arriving while
+ * a version read is in flight takes its answer (in Lambda a container runs one batch at a
+ * time, so this only merges the local runtime's concurrent pollers; a change landing
+ * during that read is seen by the next one).
  */
 export class SinkCache {
   private loaded: { at: number; version: number; sinks: ReadonlyMap<string, Sink>; enabled: Sink[]; grants: readonly ScopeGrant[] } | undefined;
   private loading: Promise<NonNullable<SinkCache["loaded"]>> | undefined;
+  private versionRead: Promise<number> | undefined;
   private readonly now: () => number;
   private readonly ttlMs: number;
 
@@ -59,8 +63,15 @@ export class SinkCache {
   private async current() {
     const loaded = this.loaded;
     if (loaded === undefined || this.now() - loaded.at >= this.ttlMs) return this.reload();
-    const version = await this.store.changeVersion();
+    const version = await this.sharedVersionRead();
     return version === loaded.version ? loaded : this.reload(version);
+  }
+
+  private sharedVersionRead(): Promise<number> {
+    this.versionRead ??= this.store.changeVersion().finally(() => {
+      this.versionRead = undefined;
+    });
+    return this.versionRead;
   }
 
   /** `version`: the change version just read, when the caller has it (else read here). */

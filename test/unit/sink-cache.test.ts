@@ -1,0 +1,85 @@
+import { describe, expect, it } from "vitest";
+import { SinkCache } from "../../shared/delivery/sink-cache";
+import type { Sink } from "../../shared/sinks/sink";
+
+/**
+ * SinkCache's sharing of reads, with a store stand-in whose reads answer when the test says
+ * (the store's DynamoDB behaviour is covered by the fan-out and deliverer integration tests).
+ */
+function gatedStore() {
+  const sink = (id: string): Sink => ({ ID: id, Type: "webhook", Topics: { "*": ["*"] }, Address: "https://example.com/hook", LatestIndex: 0, CreateIndex: 1, ModifyIndex: 1, Secret: "whsec_x", PreviousSecrets: [] }) as Sink;
+  const pending: Array<() => void> = [];
+  const store = {
+    version: 1,
+    sinks: [sink("a")],
+    versionReads: 0,
+    lists: 0,
+    changeVersion(): Promise<number> {
+      store.versionReads++;
+      const answer = store.version;
+      return new Promise((resolve) => pending.push(() => resolve(answer)));
+    },
+    async list() {
+      store.lists++;
+      return { value: [...store.sinks], index: store.version };
+    },
+    sink,
+  };
+  const release = async () => {
+    while (pending.length > 0) pending.shift()!();
+    await new Promise((r) => setImmediate(r));
+  };
+  return { store, release };
+}
+
+async function settled<T>(promise: Promise<T>, release: () => Promise<void>): Promise<T> {
+  for (let i = 0; i < 5; i++) await release();
+  return promise;
+}
+
+describe("SinkCache", () => {
+  it("serves concurrent callers from one version read, and reads again for a later caller", async () => {
+    const { store, release } = gatedStore();
+    const cache = new SinkCache(store, { ttlMs: 60_000 });
+    expect((await settled(cache.sinksById(), release)).has("a")).toBe(true);
+    const readsAfterLoad = store.versionReads;
+
+    const concurrent = [cache.enabledSinks(), cache.sinksById(), cache.enabledSinks()] as const;
+    await release();
+    const [first, byId, third] = await Promise.all(concurrent);
+    expect(store.versionReads - readsAfterLoad).toBe(1);
+    expect(first.map((s) => s.sink.ID)).toEqual(["a"]);
+    expect([...byId.keys()]).toEqual(["a"]);
+    expect(third.map((s) => s.sink.ID)).toEqual(["a"]);
+
+    // A change lands: the next caller's own read sees it and reloads once.
+    store.sinks.push(store.sink("b"));
+    store.version = 2;
+    const listsBefore = store.lists;
+    const after = await settled(cache.enabledSinks(), release);
+    expect(store.versionReads - readsAfterLoad).toBe(2);
+    expect(after.map((s) => s.sink.ID)).toEqual(["a", "b"]);
+    expect(store.lists - listsBefore).toBe(1);
+  });
+
+  it("lets a failed version read fail its callers only, and reads again on the next call", async () => {
+    let fail = true;
+    let reads = 0;
+    const sink = { ID: "a", Type: "webhook", Topics: { "*": ["*"] }, Address: "https://example.com/hook", LatestIndex: 0, CreateIndex: 1, ModifyIndex: 1, Secret: "whsec_x", PreviousSecrets: [] } as Sink;
+    const store = {
+      changeVersion: async () => {
+        reads++;
+        if (reads > 1 && fail) throw new Error("DynamoDB unavailable");
+        return 1;
+      },
+      list: async () => ({ value: [sink], index: 1 }),
+    };
+    const cache = new SinkCache(store, { ttlMs: 60_000 });
+    await cache.sinksById();
+    await expect(Promise.all([cache.sinksById(), cache.enabledSinks()])).rejects.toThrow("DynamoDB unavailable");
+    expect(reads).toBe(2);
+    fail = false;
+    expect((await cache.sinksById()).get("a")).toBe(sink);
+    expect(reads).toBe(3);
+  });
+});
