@@ -1,10 +1,7 @@
 import { EventBridgeClient, PutEventsCommand, type EventBridgeClientConfig } from "@aws-sdk/client-eventbridge";
-import { getEndpointFromInstructions } from "@smithy/core/endpoints";
-import type { AwsCredentialIdentity, HttpRequest } from "@smithy/types";
-import { Agent } from "undici";
-import { USER_AGENT } from "../version";
+import type { HttpRequest } from "@smithy/types";
 import { awsJsonError } from "./json-error";
-import { SigV4Signer } from "./sigv4";
+import { AwsJsonTransport, type JsonService } from "./json-transport";
 
 /**
  * PutEvents without the SDK's command machinery: the body is one native `JSON.stringify`
@@ -72,141 +69,45 @@ export interface PutEventsSenderOptions {
   readonly now?: () => number;
 }
 
-const CONTENT_TYPE = "application/x-amz-json-1.1";
-const TARGET = "AWSEvents.PutEvents";
-/** The SDK corrects its signing clock by the server's `Date` once they differ by this much. */
-const CLOCK_SKEW_MS = 300_000;
-
-interface Target {
-  readonly origin: string;
-  readonly path: string;
-  readonly protocol: string;
-  readonly hostname: string;
-  readonly port: number | undefined;
-  readonly host: string;
-  /** Headers the endpoint rules (or a custom endpoint) add to every request. */
-  readonly headers: Readonly<Record<string, string>>;
-  readonly signer: SigV4Signer;
-}
+const EVENTBRIDGE: JsonService = { contentType: "application/x-amz-json-1.1", targetPrefix: "AWSEvents", signingName: "events" };
 
 export class PutEventsSender {
   private readonly client: EventBridgeClient;
-  /** Its own keep-alive pool, closed by `destroy()`. */
-  private readonly dispatcher = new Agent({ keepAliveTimeout: 30_000 });
-  private readonly now: () => number;
-  private target: Promise<Target> | undefined;
-  /** Added to the clock when signing, learnt from the server's `Date` as the SDK does. */
-  private clockOffsetMs = 0;
+  private readonly transport: AwsJsonTransport;
 
   constructor(options: PutEventsSenderOptions = {}) {
     this.client = new EventBridgeClient(options.clientConfig ?? {});
-    this.now = options.now ?? Date.now;
+    this.transport = new AwsJsonTransport(this.client, EVENTBRIDGE, options.now);
   }
 
   /** The URL calls go to, as the SDK would resolve it for PutEvents. */
   async endpoint(): Promise<string> {
-    const target = await this.resolveTarget();
+    const target = await this.target();
     return `${target.origin}${target.path}`;
   }
 
   /** One PutEvents call: resolves with the per-entry answers, rejects when the call as a whole fails. */
   async putEvents(entries: readonly PutEventsEntry[], signal?: AbortSignal): Promise<PutEventsResult> {
-    const target = await this.resolveTarget();
-    const body = Buffer.from(putEventsBody(entries), "utf8");
-    const request: HttpRequest = {
-      method: "POST",
-      protocol: target.protocol,
-      hostname: target.hostname,
-      ...(target.port !== undefined ? { port: target.port } : {}),
-      path: target.path,
-      query: {},
-      headers: {
-        ...target.headers,
-        host: target.host,
-        "content-type": CONTENT_TYPE,
-        "x-amz-target": TARGET,
-        "content-length": String(body.length),
-        "user-agent": USER_AGENT,
-      },
-      body,
-    };
-    // The signer adds the payload's hash (x-amz-content-sha256); user-agent is among the headers it never signs.
-    const headers = target.signer.sign(request, await this.credentials(), this.signingDate());
-    const response = await this.dispatcher.request({
-      origin: target.origin,
-      path: target.path,
-      method: "POST",
-      headers,
-      body,
-      ...(signal !== undefined ? { signal } : {}),
-    });
-    const text = await response.body.text();
-    this.learnClock(response.headers.date);
-    const requestId = header(response.headers, "x-amzn-requestid");
-    if (response.statusCode >= 200 && response.statusCode < 300) return parseResult(text, response.statusCode, requestId);
-    throw callError(response.statusCode, response.headers, text, requestId);
+    const answer = await this.transport.call(await this.target(), "PutEvents", putEventsBody(entries), signal);
+    if (answer.status >= 200 && answer.status < 300) return parseResult(answer.text, answer.status, answer.requestId);
+    throw callError(answer.status, answer.headers, answer.text, answer.requestId);
   }
 
   /**
    * Signs `request` (SigV4 headers added to a copy) with the signer, credentials, region
    * and clock `putEvents` uses; every header present is signed but `user-agent`.
    */
-  async sign(request: HttpRequest, signingDate: Date = this.signingDate()): Promise<HttpRequest> {
-    const target = await this.resolveTarget();
-    return { ...request, headers: target.signer.sign(request, await this.credentials(), signingDate) };
+  async sign(request: HttpRequest, signingDate?: Date): Promise<HttpRequest> {
+    return { ...request, headers: await this.transport.sign(await this.target(), request, signingDate) };
   }
 
   destroy(): void {
     this.client.destroy();
-    void this.dispatcher.close().catch(() => undefined);
+    this.transport.destroy();
   }
 
-  private resolveTarget(): Promise<Target> {
-    this.target ??= this.buildTarget().catch((error: unknown) => {
-      this.target = undefined;
-      throw error;
-    });
-    return this.target;
-  }
-
-  private async buildTarget(): Promise<Target> {
-    const config = this.client.config;
-    // The SDK's own resolution, on a copy as its endpoint middleware does (it may set `endpoint`).
-    const endpoint = await getEndpointFromInstructions({}, PutEventsCommand, { ...config });
-    const url = endpoint.url;
-    const scheme = endpoint.properties?.authSchemes?.[0] as { name?: string; signingRegion?: string; signingName?: string } | undefined;
-    if (scheme?.name !== undefined && scheme.name !== "sigv4") throw new Error(`the PutEvents endpoint ${url.href} wants ${scheme.name} signing, which this sender does not do`);
-    const headers: Record<string, string> = {};
-    for (const [name, values] of Object.entries(endpoint.headers ?? {})) headers[name.toLowerCase()] = values.join(",");
-    const port = url.port !== "" ? Number(url.port) : undefined;
-    return {
-      origin: url.origin,
-      // As the SDK's serializer joins an endpoint's path and the operation's `/` (a query on a custom endpoint is dropped by its resolution).
-      path: url.pathname.endsWith("/") ? url.pathname : `${url.pathname}/`,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port,
-      host: url.host,
-      headers,
-      signer: new SigV4Signer(scheme?.signingRegion ?? (await config.region()), scheme?.signingName ?? "events"),
-    };
-  }
-
-  /** The SDK's provider (its chain unless `credentials` were given), memoized and refreshed before expiry by the SDK. */
-  private credentials(): Promise<AwsCredentialIdentity> {
-    return this.client.config.credentials();
-  }
-
-  private signingDate(): Date {
-    return new Date(this.now() + this.clockOffsetMs);
-  }
-
-  /** As the SDK does: a server clock 5 minutes or more from ours becomes the signing clock. */
-  private learnClock(date: string | string[] | undefined): void {
-    if (typeof date !== "string") return;
-    const server = Date.parse(date);
-    if (Number.isNaN(server)) return;
-    if (Math.abs(this.now() + this.clockOffsetMs - server) >= CLOCK_SKEW_MS) this.clockOffsetMs = server - this.now();
+  private target() {
+    return this.transport.target("PutEvents", PutEventsCommand, {});
   }
 }
 
@@ -259,11 +160,6 @@ function parseResult(text: string, status: number, requestId: string | undefined
 function callError(status: number, headers: Record<string, string | string[] | undefined>, text: string, requestId: string | undefined): PutEventsError {
   const { type, message } = awsJsonError(headers, text);
   return new PutEventsError(type ?? "Unknown", message ?? `EventBridge answered HTTP ${status}${text ? `: ${snippet(text)}` : ""}`, status, requestId);
-}
-
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 function snippet(text: string): string {
