@@ -1,5 +1,4 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Env } from "../../shared/config/env";
 import { Deliverer, type QueuedMessage } from "../../shared/delivery/deliverer";
@@ -13,6 +12,7 @@ import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
 import { S3PayloadStore } from "../../shared/streamer/payload-store";
 import { USER_AGENT } from "../../shared/version";
 import { readDeliverConfig } from "./config";
+import { LeanDynamoDBClient } from "../../shared/aws/lean-clients";
 
 export function queuedMessage(record: SQSRecord): QueuedMessage {
   return {
@@ -29,7 +29,7 @@ export function queuedMessage(record: SQSRecord): QueuedMessage {
 export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const config = readDeliverConfig(env);
   // One client (one credential chain, one connection pool) for the sink store and the attempt log.
-  const dynamo = new DynamoDBClient({});
+  const dynamo = new LeanDynamoDBClient({});
   const guard = new AddressGuard({ allowedCidrs: config.allowedCidrs });
   const payloads = S3PayloadStore.fromConfig(config);
   const sinks = new DynamoSinkStore({ tableName: config.sinksTable, client: dynamo });

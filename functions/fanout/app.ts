@@ -1,5 +1,4 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type { Env } from "../../shared/config/env";
 import { Fanout } from "../../shared/delivery/fanout";
@@ -11,12 +10,13 @@ import { DynamoTokenStore } from "../../shared/tokens/dynamo-token-store";
 import { DynamoReplayStore } from "../../shared/replay/dynamo-replay-store";
 import { S3PayloadStore } from "../../shared/streamer/payload-store";
 import { readFanoutConfig } from "./config";
+import { LeanDynamoDBClient } from "../../shared/aws/lean-clients";
 
 /** The fan-out function built from configuration: an SQS (ingest queue) handler with partial batch responses. */
 export function fanoutFromEnv(env: Env, logger: Logger, metrics: MetricsSink): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const config = readFanoutConfig(env);
   // Sinks and the team tokens that bound them share the sinks table and one client.
-  const dynamo = new DynamoDBClient({});
+  const dynamo = new LeanDynamoDBClient({});
   const payloads = S3PayloadStore.fromConfig(config);
   const fanout = new Fanout({
     sinks: new SinkCache(new DynamoSinkStore({ tableName: config.sinksTable, client: dynamo }), { tokens: new DynamoTokenStore({ tableName: config.sinksTable, client: dynamo }), ttlMs: config.sinkCacheMs }),

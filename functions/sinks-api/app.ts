@@ -1,5 +1,4 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { staticTokenSource } from "../../shared/api/auth";
 import { SecretsManagerTokenSource } from "../../shared/api/secrets-manager-token-source";
 import { createSinksApi } from "../../shared/api/sinks-api";
@@ -12,6 +11,7 @@ import { DynamoTokenStore } from "../../shared/tokens/dynamo-token-store";
 import { DynamoReplayStore } from "../../shared/replay/dynamo-replay-store";
 import { EventBridgeReplayer, type Replayer } from "../../shared/replay/replayer";
 import { readSinksApiConfig } from "./config";
+import { LeanDynamoDBClient } from "../../shared/aws/lean-clients";
 
 /**
  * Builds the API from configuration: one store and one token source per process. Replays
@@ -21,7 +21,7 @@ import { readSinksApiConfig } from "./config";
 export function sinksApiFromEnv(env: Env, logger: Logger, overrides: { replayer?: Replayer } = {}) {
   const config = readSinksApiConfig(env);
   // One client (one credential chain, one connection pool) for the sink store and the attempt log.
-  const dynamo = new DynamoDBClient({});
+  const dynamo = new LeanDynamoDBClient({});
   const tokens = "value" in config.token ? staticTokenSource(config.token.value) : new SecretsManagerTokenSource({ secretId: config.token.secretId });
   const queue = new SqsDeliveryQueue({ queueUrl: config.queueUrl, deadLetterQueueUrl: config.deadLetterQueueUrl });
   return createSinksApi({

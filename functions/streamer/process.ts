@@ -1,5 +1,4 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { nomadDispatcher } from "../../shared/nomad/stream-client";
 import { DynamoCheckpointStore } from "../../shared/streamer/checkpoint-store";
 import { EventBridgePublisher } from "../../shared/streamer/eventbridge-publisher";
@@ -8,6 +7,7 @@ import { EmfMetrics, type MetricsSink } from "../../shared/observability/metrics
 import { Streamer, type StreamerStatus } from "../../shared/streamer/streamer";
 import type { StreamerConfig } from "./config";
 import { startHealthServer } from "./health-server";
+import { LeanDynamoDBClient } from "../../shared/aws/lean-clients";
 
 export interface StreamerProcess {
   readonly healthPort: number;
@@ -26,7 +26,7 @@ export interface StreamerProcess {
 export async function startStreamerProcess(config: StreamerConfig, logger: Logger): Promise<StreamerProcess> {
   const holder = leaseHolderId();
   // One DynamoDB client and one Nomad connection pool for the process, whatever the number of terms.
-  const dynamo = new DynamoDBClient({});
+  const dynamo = new LeanDynamoDBClient({});
   const nomadPool = nomadDispatcher(config.nomad);
   const lease = new DynamoLease({ tableName: config.tableName, cluster: config.cluster, holder, durationMs: config.leaseDurationMs, client: dynamo });
   const checkpoints = new DynamoCheckpointStore({ tableName: config.tableName, cluster: config.cluster, lease, client: dynamo });

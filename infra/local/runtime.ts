@@ -1,6 +1,5 @@
 import { join, resolve } from "node:path";
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { deliverFromEnv } from "../../functions/deliver/app";
 import { fanoutFromEnv } from "../../functions/fanout/app";
 import { sinksApiFromEnv } from "../../functions/sinks-api/app";
@@ -28,6 +27,7 @@ import { startSimulatedCluster, type SimulatedCluster } from "./nomad/simulated-
 import { startSqsEventSource, type SqsEventSource } from "./sqs/event-source";
 import { ensureQueueWithDlq } from "./sqs/queues";
 import { restoreQueueSnapshot, saveQueueSnapshot, snapshotQueues } from "./sqs/snapshot";
+import { LeanDynamoDBClient } from "../../shared/aws/lean-clients";
 
 /**
  * The whole pipeline on one machine, on the same handler and streamer code that runs on
@@ -176,7 +176,7 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
     SINKS_MANAGEMENT_TOKEN: token,
     ...(simulated ? { NOMAD_ADDR: simulated.url } : {}),
   });
-  const client = new DynamoDBClient({});
+  const client = new LeanDynamoDBClient({});
   stops.push(() => client.destroy());
   await Promise.all([ensureSinksTable(client, env.SINKS_TABLE!), ensureDeliveriesTable(client, env.DELIVERIES_TABLE!), ensureStreamerTable(client, env.STREAMER_TABLE!)]);
 

@@ -14,6 +14,7 @@ import { ensurePkSkTable } from "../dynamo/pk-sk-table";
 import { fullJitter, sleep } from "../retry/backoff";
 import { SQS_MAX_RETENTION_SECONDS } from "./retry-policy";
 import { ValidationError } from "../errors";
+import { LeanDynamoDBClient } from "../aws/lean-clients";
 
 /**
  * The deliveries table: every attempt to POST to a webhook, kept for `ttlDays`, and the
@@ -104,7 +105,7 @@ export class DynamoDeliveryLog implements DeliveryLog {
   private readonly ttlSeconds: number;
 
   constructor(private readonly options: DynamoDeliveryLogOptions) {
-    this.client = options.client ?? new DynamoDBClient(options.clientConfig ?? {});
+    this.client = options.client ?? new LeanDynamoDBClient(options.clientConfig ?? {});
     this.ttlSeconds = (options.ttlDays ?? 7) * 86_400;
   }
 

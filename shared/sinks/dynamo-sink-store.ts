@@ -14,6 +14,7 @@ import { generateSecret, PREVIOUS_SECRET_GRACE_MS } from "./secret";
 import { SINK_NOT_FOUND, type PreviousSecret, type Sink, type SinkRegistration } from "./sink";
 import { previousSecretsToAttribute, SINK_SORT_KEY, sinkFromItem, sinkKey, topicsToAttribute } from "./sink-item";
 import type { SinkGuard, SinkStore, Written } from "./sink-store";
+import { LeanDynamoDBClient } from "../aws/lean-clients";
 
 export interface DynamoSinkStoreOptions {
   /** The sinks table (layout in sinks-table.ts). */
@@ -63,7 +64,7 @@ export class DynamoSinkStore implements SinkStore {
   constructor(options: DynamoSinkStoreOptions) {
     this.scanPageSize = options.scanPageSize;
     this.tableName = options.tableName;
-    this.client = options.client ?? new DynamoDBClient(options.clientConfig ?? {});
+    this.client = options.client ?? new LeanDynamoDBClient(options.clientConfig ?? {});
     this.maxAttempts = options.maxAttempts ?? DEFAULT_WRITE_ATTEMPTS;
     this.counter = new IndexCounter(this.client, this.tableName);
   }

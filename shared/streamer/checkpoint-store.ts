@@ -9,6 +9,7 @@ import {
 import { fullJitter, sleep } from "../retry/backoff";
 import { LeaseLostError, liveTermCondition, type DynamoLease } from "./lease";
 import { checkpointKey, CorruptStreamerItemError, leaseKey } from "./streamer-table";
+import { LeanDynamoDBClient } from "../aws/lean-clients";
 
 /** Where the streamer is in a cluster's event stream. */
 export interface Checkpoint {
@@ -81,7 +82,7 @@ export class DynamoCheckpointStore implements CheckpointStore {
       throw new RangeError(`the checkpoint of cluster ${JSON.stringify(options.cluster)} cannot be fenced by the lease of cluster ${JSON.stringify(options.lease.cluster)}`);
     }
     this.tableName = options.tableName;
-    this.client = options.client ?? new DynamoDBClient(options.clientConfig ?? {});
+    this.client = options.client ?? new LeanDynamoDBClient(options.clientConfig ?? {});
     this.cluster = options.cluster;
     this.lease = options.lease;
     this.maxAttempts = options.maxAttempts ?? 5;

@@ -10,6 +10,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { sleep } from "../retry/backoff";
 import { CorruptStreamerItemError, leaseKey } from "./streamer-table";
+import { LeanDynamoDBClient } from "../aws/lean-clients";
 
 type Item = Record<string, AttributeValue>;
 
@@ -83,7 +84,7 @@ export class DynamoLease {
     if (options.holder === "") throw new RangeError("lease holder must not be empty");
     leaseKey(options.cluster); // rejects an empty cluster label now rather than on first use
     this.tableName = options.tableName;
-    this.client = options.client ?? new DynamoDBClient(options.clientConfig ?? {});
+    this.client = options.client ?? new LeanDynamoDBClient(options.clientConfig ?? {});
     this.cluster = options.cluster;
     this.holder = options.holder;
     this.durationMs = durationMs;

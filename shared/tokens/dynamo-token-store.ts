@@ -10,6 +10,7 @@ import { scanBySortKey } from "../dynamo/pk-sk-table";
 import { NotFoundError } from "../errors";
 import type { Written } from "../sinks/sink-store";
 import { hashSecret, TOKEN_TYPE_MANAGEMENT, TOKEN_TYPE_TEAM, type Token, type TokenChange, type TokenSpec } from "./token";
+import { LeanDynamoDBClient } from "../aws/lean-clients";
 
 type Item = Record<string, AttributeValue>;
 
@@ -103,7 +104,7 @@ export class DynamoTokenStore {
 
   constructor(options: DynamoTokenStoreOptions) {
     this.tableName = options.tableName;
-    this.client = options.client ?? new DynamoDBClient({});
+    this.client = options.client ?? new LeanDynamoDBClient({});
     this.maxAttempts = options.maxAttempts ?? DEFAULT_WRITE_ATTEMPTS;
     this.counter = new IndexCounter(this.client, this.tableName);
   }

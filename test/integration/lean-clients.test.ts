@@ -1,0 +1,280 @@
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  BatchWriteItemCommand,
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  ResourceNotFoundException,
+  ScanCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+} from "@aws-sdk/client-dynamodb";
+import { CreateQueueCommand, QueueDoesNotExist, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient, type Message } from "@aws-sdk/client-sqs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LeanDynamoDBClient, LeanSQSClient } from "../../shared/aws/lean-clients";
+import { sqsClient } from "../../shared/aws/sqs-client";
+import { USER_AGENT } from "../../shared/version";
+import { uniqueName } from "../support/names";
+
+/**
+ * The lean clients against DynamoDB Local and fauxqs, each answer compared with the SDK's
+ * own answer to the same command; retries against a loopback server that fails on purpose.
+ */
+
+const sdk = new DynamoDBClient({});
+const lean = new LeanDynamoDBClient({});
+const table = uniqueName("lean");
+
+/** An answer without `$metadata` (the SDK's carries cfId and extendedRequestId fields the lean one does not). */
+function withoutMetadata<T extends object>(output: T): Omit<T, "$metadata"> {
+  const { $metadata: _, ...rest } = output as T & { $metadata?: unknown };
+  return rest;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & Record<string, unknown>;
+  }
+  throw new Error("expected a rejection");
+}
+
+const item = (pk: string, sk: string, n: number): Record<string, AttributeValue> => ({
+  pk: { S: pk },
+  sk: { S: sk },
+  n: { N: String(n) },
+  bytes: { B: new Uint8Array([0, 1, 2, 250, 255]) },
+  set: { BS: [new Uint8Array([1]), new Uint8Array([2, 3])] },
+  nested: { M: { list: { L: [{ S: "ä€𝄞" }, { N: "1.5" }, { BOOL: true }, { NULL: true }] }, B: { S: "a map member named B" } } },
+  tags: { SS: ["a", "b"] },
+});
+
+beforeAll(async () => {
+  await sdk.send(
+    new CreateTableCommand({
+      TableName: table,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [
+        { AttributeName: "pk", AttributeType: "S" },
+        { AttributeName: "sk", AttributeType: "S" },
+      ],
+      KeySchema: [
+        { AttributeName: "pk", KeyType: "HASH" },
+        { AttributeName: "sk", KeyType: "RANGE" },
+      ],
+    }),
+  );
+});
+
+afterAll(() => {
+  sdk.destroy();
+  lean.destroy();
+});
+
+describe("LeanDynamoDBClient answers as the SDK does", () => {
+  it("is a DynamoDBClient whose item operations return the SDK's shapes, bytes included", async () => {
+    expect(lean).toBeInstanceOf(DynamoDBClient);
+    const put = await lean.send(new PutItemCommand({ TableName: table, Item: item("p1", "a", 1), ReturnConsumedCapacity: "TOTAL" }));
+    expect(put.$metadata.httpStatusCode).toBe(200);
+    expect(put.$metadata.attempts).toBe(1);
+
+    const key = { pk: { S: "p1" }, sk: { S: "a" } };
+    const bySdk = await sdk.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }));
+    const byLean = await lean.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }));
+    expect(withoutMetadata(byLean)).toEqual(withoutMetadata(bySdk));
+    expect(byLean.Item!.bytes!.B).toBeInstanceOf(Uint8Array);
+    expect([...byLean.Item!.bytes!.B!]).toEqual([0, 1, 2, 250, 255]);
+    expect(byLean.Item!.nested!.M!.B).toEqual({ S: "a map member named B" });
+
+    const update = (client: DynamoDBClient, n: number) =>
+      client.send(new UpdateItemCommand({ TableName: table, Key: key, UpdateExpression: "SET n = :n", ExpressionAttributeValues: { ":n": { N: String(n) } }, ReturnValues: "ALL_NEW" }));
+    const updatedBySdk = await update(sdk, 7);
+    const updatedByLean = await update(lean, 7);
+    expect(withoutMetadata(updatedByLean)).toEqual(withoutMetadata(updatedBySdk));
+  });
+
+  it("pages a Query, writes in batches and scans as the SDK does", async () => {
+    const pk = uniqueName("page");
+    const writes = Array.from({ length: 7 }, (_, i) => ({ PutRequest: { Item: item(pk, `s${i}`, i) } }));
+    const written = await lean.send(new BatchWriteItemCommand({ RequestItems: { [table]: writes } }));
+    expect(written.UnprocessedItems).toEqual({});
+
+    const pages = async (client: DynamoDBClient) => {
+      const out: unknown[] = [];
+      let start: Record<string, AttributeValue> | undefined;
+      do {
+        const page = await client.send(new QueryCommand({ TableName: table, KeyConditionExpression: "pk = :pk", ExpressionAttributeValues: { ":pk": { S: pk } }, Limit: 3, ...(start ? { ExclusiveStartKey: start } : {}) }));
+        out.push(withoutMetadata(page));
+        start = page.LastEvaluatedKey;
+      } while (start !== undefined);
+      return out;
+    };
+    const leanPages = await pages(lean);
+    expect(leanPages).toEqual(await pages(sdk));
+    expect(leanPages).toHaveLength(3);
+
+    const scan = (client: DynamoDBClient) => client.send(new ScanCommand({ TableName: table, FilterExpression: "pk = :pk", ExpressionAttributeValues: { ":pk": { S: pk } } }));
+    expect(withoutMetadata(await scan(lean))).toEqual(withoutMetadata(await scan(sdk)));
+  });
+
+  it("rejects with the SDK's exceptions: a failed condition with its item, a cancelled transaction with its reasons, a missing table", async () => {
+    const key = { pk: { S: "p1" }, sk: { S: "a" } };
+    const conditional = (client: DynamoDBClient) =>
+      rejection(client.send(new PutItemCommand({ TableName: table, Item: item("p1", "a", 9), ConditionExpression: "attribute_not_exists(pk)", ReturnValuesOnConditionCheckFailure: "ALL_OLD" })));
+    const [fromSdk, fromLean] = [await conditional(sdk), await conditional(lean)];
+    expect(fromLean).toBeInstanceOf(ConditionalCheckFailedException);
+    expect(fromLean.name).toBe(fromSdk.name);
+    expect(fromLean.message).toBe(fromSdk.message);
+    expect(fromLean.$fault).toBe("client");
+    expect((fromLean.$metadata as { httpStatusCode: number }).httpStatusCode).toBe(400);
+    expect(fromLean.Item).toEqual(fromSdk.Item);
+
+    const transaction = (client: DynamoDBClient) =>
+      rejection(
+        client.send(
+          new TransactWriteItemsCommand({
+            TransactItems: [
+              { ConditionCheck: { TableName: table, Key: key, ConditionExpression: "attribute_not_exists(pk)" } },
+              { Put: { TableName: table, Item: item("p2", "b", 1) } },
+            ],
+          }),
+        ),
+      );
+    const [txSdk, txLean] = [await transaction(sdk), await transaction(lean)];
+    expect(txLean).toBeInstanceOf(TransactionCanceledException);
+    expect(txLean.CancellationReasons).toEqual(txSdk.CancellationReasons);
+    expect((txLean.CancellationReasons as Array<{ Code: string }>).map((r) => r.Code)).toEqual(["ConditionalCheckFailed", "None"]);
+
+    const missing = await rejection(lean.send(new GetItemCommand({ TableName: uniqueName("absent"), Key: key })));
+    expect(missing).toBeInstanceOf(ResourceNotFoundException);
+    expect(missing).not.toBeInstanceOf(ConditionalCheckFailedException);
+  });
+});
+
+describe("LeanSQSClient", () => {
+  const sdkSqs = sqsClient();
+  const leanSqs = new LeanSQSClient({ useQueueUrlAsEndpoint: false });
+  afterAll(() => {
+    sdkSqs.destroy();
+    leanSqs.destroy();
+  });
+
+  it("sends batches and attributes (bytes included) that the SDK receives intact, and names a missing queue's error as the SDK does", async () => {
+    expect(leanSqs).toBeInstanceOf(SQSClient);
+    const { QueueUrl } = await sdkSqs.send(new CreateQueueCommand({ QueueName: uniqueName("lean") }));
+    const sent = await leanSqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl,
+        Entries: [
+          { Id: "a", MessageBody: '{"n":1,"text":"ä€"}', MessageAttributes: { kind: { DataType: "String", StringValue: "json" }, raw: { DataType: "Binary", BinaryValue: new Uint8Array([9, 8, 7]) } } },
+          { Id: "b", MessageBody: "two", DelaySeconds: 0 },
+        ],
+      }),
+    );
+    expect(sent.Failed ?? []).toEqual([]);
+    expect(sent.Successful!.map((entry) => entry.Id).sort()).toEqual(["a", "b"]);
+
+    const received: Message[] = [];
+    for (let i = 0; i < 10 && received.length < 2; i++) {
+      const { Messages = [] } = await sdkSqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"], WaitTimeSeconds: 1 }));
+      received.push(...Messages);
+    }
+    const first = received.find((m) => m.Body !== "two")!;
+    expect(first.Body).toBe('{"n":1,"text":"ä€"}');
+    expect(first.MessageAttributes!.kind!.StringValue).toBe("json");
+    expect([...first.MessageAttributes!.raw!.BinaryValue!]).toEqual([9, 8, 7]);
+    expect(received.map((m) => m.Body).sort()).toEqual(["two", '{"n":1,"text":"ä€"}'].sort());
+
+    const absent = QueueUrl!.replace(/[^/]+$/, uniqueName("absent"));
+    const [bySdk, byLean] = [await rejection(sdkSqs.send(new SendMessageCommand({ QueueUrl: absent, MessageBody: "x" }))), await rejection(leanSqs.send(new SendMessageCommand({ QueueUrl: absent, MessageBody: "x" })))];
+    expect(byLean.name).toBe(bySdk.name);
+    expect(byLean).toBeInstanceOf(QueueDoesNotExist);
+    expect(byLean.Code).toBe(bySdk.Code);
+  });
+});
+
+describe("LeanDynamoDBClient on the wire", () => {
+  let server: Server;
+  let url: string;
+  const seen: Array<{ headers: IncomingMessage["headers"]; body: string }> = [];
+  /** What the server answers next (status, body, error-type header); the last one repeats. */
+  let script: Array<{ status: number; body: string; type?: string }> = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        seen.push({ headers: req.headers, body });
+        const next = script.length > 1 ? script.shift()! : script[0]!;
+        res.writeHead(next.status, { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": `req-${seen.length}`, ...(next.type ? { "x-amzn-errortype": next.type } : {}) });
+        res.end(next.body);
+      });
+    });
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((done) => (server.closeAllConnections(), server.close(() => done()))));
+
+  const client = (maxAttempts: number) => new LeanDynamoDBClient({ endpoint: url, region: "us-east-1", credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" }, maxAttempts });
+  const get = new GetItemCommand({ TableName: "t", Key: { pk: { S: "k" } } });
+
+  it("sends the input as the JSON body, signed, with its own user agent; table management goes through the SDK", async () => {
+    seen.length = 0;
+    script = [{ status: 200, body: '{"Item":{"pk":{"S":"k"}}}' }];
+    const c = client(3);
+    const out = await c.send(get);
+    expect(out.Item).toEqual({ pk: { S: "k" } });
+    expect(out.$metadata).toMatchObject({ httpStatusCode: 200, requestId: "req-1", attempts: 1, totalRetryDelay: 0 });
+    expect(JSON.parse(seen[0]!.body)).toEqual({ TableName: "t", Key: { pk: { S: "k" } } });
+    expect(seen[0]!.headers["x-amz-target"]).toBe("DynamoDB_20120810.GetItem");
+    expect(seen[0]!.headers["content-type"]).toBe("application/x-amz-json-1.0");
+    expect(seen[0]!.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/dynamodb\/aws4_request, SignedHeaders=.*x-amz-target.*, Signature=[0-9a-f]{64}$/);
+    expect(seen[0]!.headers["user-agent"]).toBe(USER_AGENT);
+
+    script = [{ status: 200, body: '{"TableDescription":{"TableName":"t"}}' }];
+    await c.send(new CreateTableCommand({ TableName: "t", BillingMode: "PAY_PER_REQUEST", AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }], KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }] }));
+    expect(seen[1]!.headers["x-amz-target"]).toBe("DynamoDB_20120810.CreateTable");
+    expect(seen[1]!.headers["user-agent"]).not.toBe(USER_AGENT);
+    c.destroy();
+  });
+
+  it("retries server errors and throttling up to maxAttempts, then rejects with the last error", async () => {
+    seen.length = 0;
+    script = [
+      { status: 500, body: '{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"boom"}' },
+      { status: 400, body: '{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}' },
+      { status: 200, body: '{"Item":{"pk":{"S":"k"}}}' },
+    ];
+    const c = client(3);
+    const out = await c.send(get);
+    expect(seen).toHaveLength(3);
+    expect(out.$metadata.attempts).toBe(3);
+    expect(out.$metadata.totalRetryDelay).toBeGreaterThanOrEqual(0);
+
+    seen.length = 0;
+    script = [{ status: 503, body: "", type: "ServiceUnavailable" }];
+    const error = await rejection(client(2).send(get));
+    expect(seen).toHaveLength(2);
+    expect(error.name).toBe("ServiceUnavailable");
+    expect(error.$fault).toBe("server");
+    expect((error.$metadata as { attempts: number; httpStatusCode: number }).httpStatusCode).toBe(503);
+    c.destroy();
+  });
+
+  it("does not retry what a retry cannot fix: a validation error is thrown after one request", async () => {
+    seen.length = 0;
+    script = [{ status: 400, body: '{"__type":"com.amazon.coral.validate#ValidationException","message":"One or more parameter values were invalid"}' }];
+    const error = await rejection(client(5).send(get));
+    expect(seen).toHaveLength(1);
+    expect(error.name).toBe("ValidationException");
+    expect(error.message).toBe("One or more parameter values were invalid");
+  });
+});
