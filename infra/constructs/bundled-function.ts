@@ -56,7 +56,9 @@ export class BundledFunction extends Construct {
       tracing: Tracing.ACTIVE,
       loggingFormat: LoggingFormat.JSON,
       logGroup,
-      environment: { NODE_OPTIONS: "--enable-source-maps", POWERTOOLS_SERVICE_NAME: props.name, ...props.environment },
+      // No NODE_OPTIONS=--enable-source-maps: the first stack trace it maps decodes the bundle's whole
+      // source map and keeps it (≈ 50 MB and ≈ 150 ms in a 256 MB function); traces name functions anyway.
+      environment: { POWERTOOLS_SERVICE_NAME: props.name, ...props.environment },
     });
     acknowledgeNag(this.function, "AwsSolutions-L1", "Node.js 22 is the runtime the bundles are built for (esbuild target node22), the streamer's image runs and the project supports; moving to a newer runtime is a deliberate upgrade of all three, not a side effect of a deploy.");
   }

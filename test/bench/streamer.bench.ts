@@ -27,14 +27,21 @@ function peakRssMb(pid: number): number {
  */
 const streamerNodeArgs = (process.env.BENCH_STREAMER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
+/** The container's NODE_OPTIONS (functions/streamer/Dockerfile; none today), so the figures are those of what ships. */
+function containerNodeOptions(root: string): string {
+  return /^\s*NODE_OPTIONS=(\S+)/m.exec(readFileSync(join(root, "functions/streamer/Dockerfile"), "utf8"))?.[1] ?? "";
+}
+
 /**
- * The streamer runs as it does in its container: the esbuild bundle, its own process. The
+ * The streamer runs as it does in its container: the esbuild bundle, its own process, the
+ * container's NODE_OPTIONS, if it sets any. The
  * local PutEvents endpoint runs in a process of its own (put-events-endpoint-process.ts),
  * where the times are taken as calls are accepted; the Nomad protocol server runs in this
  * process, which does nothing else while the streamer streams. All on loopback.
  */
 export async function runStreamerBench(): Promise<boolean> {
   const root = resolve(import.meta.dirname, "../..");
+  const nodeOptions = containerNodeOptions(root);
   const outDir = mkdtempSync(join(tmpdir(), "nes-bench-"));
   await buildAll(root, outDir);
   const dynamo = await startDynamoDbLocal();
@@ -66,7 +73,7 @@ export async function runStreamerBench(): Promise<boolean> {
         best = Math.max(best, events / ((performance.now() - t) / 1000));
       }
       const child = spawn(process.execPath, [...streamerNodeArgs, join(outDir, "streamer", "index.mjs")], {
-        env: { ...process.env, ...aws, NOMAD_ADDR: nomad.url, AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint, EVENT_BUS_NAME: "nomad", STREAMER_TABLE: table, HEALTH_PORT: String(await freePort()), POWERTOOLS_LOG_LEVEL: "ERROR", EVENTBRIDGE_MAX_IN_FLIGHT: "8" },
+        env: { ...process.env, ...aws, NODE_OPTIONS: nodeOptions, NOMAD_ADDR: nomad.url, AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint, EVENT_BUS_NAME: "nomad", STREAMER_TABLE: table, HEALTH_PORT: String(await freePort()), POWERTOOLS_LOG_LEVEL: "ERROR", EVENTBRIDGE_MAX_IN_FLIGHT: "8" },
         stdio: "ignore",
       });
       const streamerPid = child.pid!;
@@ -103,7 +110,7 @@ export async function runStreamerBench(): Promise<boolean> {
       const table = `bench-memory-${Date.now()}`;
       await ensureStreamerTable(client, table);
       const child = spawn(process.execPath, [...streamerNodeArgs, join(outDir, "streamer", "index.mjs")], {
-        env: { ...process.env, ...aws, NOMAD_ADDR: nomad.url, AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint, EVENT_BUS_NAME: "nomad", STREAMER_TABLE: table, HEALTH_PORT: String(await freePort()), POWERTOOLS_LOG_LEVEL: "ERROR", EVENTBRIDGE_MAX_IN_FLIGHT: "8", EVENTBRIDGE_MAX_ENTRY_BYTES: "1048576" },
+        env: { ...process.env, ...aws, NODE_OPTIONS: nodeOptions, NOMAD_ADDR: nomad.url, AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint, EVENT_BUS_NAME: "nomad", STREAMER_TABLE: table, HEALTH_PORT: String(await freePort()), POWERTOOLS_LOG_LEVEL: "ERROR", EVENTBRIDGE_MAX_IN_FLIGHT: "8", EVENTBRIDGE_MAX_ENTRY_BYTES: "1048576" },
         stdio: "ignore",
       });
       await new Promise((r) => setTimeout(r, 1_500));

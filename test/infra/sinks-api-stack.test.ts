@@ -38,7 +38,6 @@ describe("CDK: sinks table and API", () => {
       Handler: "index.handler",
       Environment: {
         Variables: {
-          NODE_OPTIONS: "--enable-source-maps",
           POWERTOOLS_SERVICE_NAME: "sinks-api",
           SINKS_TABLE: { Ref: Match.stringLikeRegexp("SinksTable") },
           SINKS_MANAGEMENT_TOKEN_SECRET_ARN: { Ref: Match.stringLikeRegexp("ManagementToken") },
