@@ -191,6 +191,7 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   stops.push(() => saveQueueSnapshot(snapshotFile, snapshotQueues(fauxqs, queueNames)));
 
   const targets = busTargets({ sqs, ingestQueueUrl: ingest.queueUrl, sources: [BUS_SOURCE], archiveFile: join(dataDir, "eventbridge", `${env.EVENT_BUS_NAME}-archive.ndjson`) });
+  stops.push(() => targets.close());
   const bus = await startLocalEventBridge({ busNames: [env.EVENT_BUS_NAME!], onAccepted: targets.onAccepted });
   stops.push(() => bus.close());
   env.AWS_ENDPOINT_URL_EVENTBRIDGE = bus.endpoint;

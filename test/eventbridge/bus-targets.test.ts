@@ -39,6 +39,24 @@ describe("local bus targets", () => {
     const archived = readFileSync(archiveFile, "utf8").trimEnd().split("\n");
     expect(archived).toHaveLength(13);
     expect(archived.at(-1)).toContain('"source":"someone.else"');
+    await targets.close();
+  });
+
+  it("keeps every archived line whole when calls arrive at once, and a later bus appends to the same file", async () => {
+    const queue = await ensureQueueWithDlq(sqs, uniqueName("ingest"), { fifo: false });
+    const archiveFile = join(dir, "b", "archive.ndjson");
+    const first = busTargets({ sqs, ingestQueueUrl: queue.queueUrl, sources: ["nomad"], archiveFile });
+    await Promise.all(Array.from({ length: 20 }, (_, call) => first.onAccepted(Array.from({ length: 5 }, (_, i) => accepted(call * 5 + i + 1)))));
+    await first.close();
+    const second = busTargets({ sqs, ingestQueueUrl: queue.queueUrl, sources: ["nomad"], archiveFile });
+    await second.onAccepted([accepted(101)]);
+    await second.close();
+    const lines = readFileSync(archiveFile, "utf8").trimEnd().split("\n");
+    expect(lines).toHaveLength(101);
+    const ids = lines.map((line) => (JSON.parse(line) as { id: string }).id);
+    expect(new Set(ids).size).toBe(101);
+    expect(ids.at(-1)).toBe("evt-101");
+    await drainQueue(sqs, queue.queueUrl);
   });
 
   it("starts a new archive file past its size limit, keeping the previous one as .1", async () => {
@@ -50,6 +68,7 @@ describe("local bus targets", () => {
     const lines = (file: string) => readFileSync(file, "utf8").trimEnd().split("\n");
     expect(lines(`${archiveFile}.1`).length + lines(archiveFile).length).toBe(4);
     expect(readFileSync(archiveFile, "utf8").length).toBeLessThanOrEqual(600);
+    await targets.close();
   });
 
   it("fails the call when the ingest queue keeps refusing, so the streamer sends the events again", async () => {

@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { appendFile, mkdir, rename, stat } from "node:fs/promises";
+import { mkdir, open, rename, stat, type FileHandle } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { dirname } from "node:path";
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from "@aws-sdk/client-sqs";
@@ -37,6 +37,8 @@ export interface BusTargets {
    */
   readonly replay: (options: { name: string; from: number; to: number; onProgress?: (replayed: number, lastTime: number) => void }) => Promise<number>;
   readonly stats: { routed: number; archived: number };
+  /** Finishes the archive's pending writes and closes its file. */
+  readonly close: () => Promise<void>;
 }
 
 /** The envelope's own `time` and `source` (they come before `detail` in every archived line). */
@@ -53,24 +55,39 @@ const SEND_ATTEMPTS = 5;
 export function busTargets(options: BusTargetsOptions): BusTargets {
   const stats = { routed: 0, archived: 0 };
   const maxBatchBytes = options.maxBatchBytes ?? 262_144;
-  let archiveReady: Promise<unknown> | undefined;
   const archiveMaxBytes = options.archiveMaxBytes ?? 256 * 1024 * 1024;
   let archiveBytes = 0;
-  const archive = async (file: string, lines: string) => {
-    archiveReady ??= mkdir(dirname(file), { recursive: true }).then(() =>
-      stat(file).then(
-        (s) => (archiveBytes = s.size),
-        () => undefined,
-      ),
-    );
-    await archiveReady;
-    const bytes = Buffer.byteLength(lines);
-    if (archiveBytes > 0 && archiveBytes + bytes > archiveMaxBytes) {
-      await rename(file, `${file}.1`);
-      archiveBytes = 0;
-    }
-    await appendFile(file, lines);
-    archiveBytes += bytes;
+  // The archive file stays open (opening and closing it per call cost more than the write); writes
+  // go one after another, in the order calls were accepted, so a rotation never splits one.
+  let handle: FileHandle | undefined;
+  let writes: Promise<unknown> = Promise.resolve();
+  const archive = (file: string, lines: string): Promise<void> => {
+    const write = writes.then(async () => {
+      if (handle === undefined) {
+        await mkdir(dirname(file), { recursive: true });
+        archiveBytes = await stat(file).then(
+          (s) => s.size,
+          () => 0,
+        );
+        handle = await open(file, "a");
+      }
+      const bytes = Buffer.byteLength(lines);
+      if (archiveBytes > 0 && archiveBytes + bytes > archiveMaxBytes) {
+        await handle.close();
+        handle = undefined;
+        await rename(file, `${file}.1`);
+        handle = await open(file, "a");
+        archiveBytes = 0;
+      }
+      await handle.write(lines);
+      archiveBytes += bytes;
+    });
+    // A failed write fails its call (the streamer sends those events again); the next write reopens the file.
+    writes = write.catch(async () => {
+      await handle?.close().catch(() => undefined);
+      handle = undefined;
+    });
+    return write;
   };
 
   const send = async (bodies: string[]) => {
@@ -105,10 +122,15 @@ export function busTargets(options: BusTargetsOptions): BusTargets {
 
   return {
     stats,
+    close: async () => {
+      await writes;
+      await handle?.close();
+      handle = undefined;
+    },
     replay: async ({ name, from, to, onProgress }) => {
       const file = options.archiveFile;
       if (file === undefined) throw new Error("this bus keeps no archive to replay from");
-      await archiveReady;
+      await writes;
       let replayed = 0;
       let lastTime = 0;
       const marker = `,"replay-name":${JSON.stringify(name)},"detail":`;
