@@ -42,10 +42,28 @@ function operationOf(command: LeanCommand): string | undefined {
   return Array.isArray(schema) && schema[0] === 9 && typeof schema[2] === "string" ? schema[2] : undefined;
 }
 
+/** Whether `value` holds bytes anywhere (a plain walk costs far less than a replacer called for every key). */
+function holdsBytes(value: unknown, depth = 0): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  if (value instanceof Uint8Array) return true;
+  if (depth > 64) return true; // as deep as DynamoDB allows (32 levels) and more: let the replacer look
+  if (Array.isArray(value)) {
+    for (const item of value) if (holdsBytes(item, depth + 1)) return true;
+    return false;
+  }
+  for (const key in value) if (holdsBytes((value as Record<string, unknown>)[key], depth + 1)) return true;
+  return false;
+}
+
 /** JSON.stringify's replacer: bytes as base64 (the holder's own value: Buffer's toJSON has already run). */
 function bytesAsBase64(this: Record<string, unknown>, key: string, value: unknown): unknown {
   const raw = this[key];
   return raw instanceof Uint8Array ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("base64") : value;
+}
+
+/** Whether a DynamoDB answer may hold a `B` or `BS` attribute value (only then is the slower reviver used). */
+function mayHoldBytes(text: string): boolean {
+  return text.includes('"B":') || text.includes('"BS":');
 }
 
 /** JSON.parse's reviver for DynamoDB answers: `{"B": "<base64>"}` and `{"BS": [...]}` attribute values as bytes. */
@@ -104,7 +122,7 @@ class LeanSender {
   async send(operation: string, command: LeanCommand): Promise<unknown> {
     const input = command.input as Record<string, unknown>;
     const target = await this.transport.target(this.options.endpointKey(operation, input), command.constructor, input);
-    const body = JSON.stringify(input, bytesAsBase64);
+    const body = holdsBytes(input) ? JSON.stringify(input, bytesAsBase64) : JSON.stringify(input);
     const maxAttempts = await this.maxAttempts();
     let totalRetryDelay = 0;
     for (let attempt = 1; ; attempt++) {
@@ -113,7 +131,7 @@ class LeanSender {
         const answer = await this.transport.call(target, operation, body);
         const $metadata = { httpStatusCode: answer.status, requestId: answer.requestId, attempts: attempt, totalRetryDelay };
         if (answer.status >= 200 && answer.status < 300) {
-          const output = answer.text === "" ? {} : (JSON.parse(answer.text, this.options.revive && answer.text.includes('"B') ? this.options.revive : undefined) as Record<string, unknown>);
+          const output = answer.text === "" ? {} : (JSON.parse(answer.text, this.options.revive && mayHoldBytes(answer.text) ? this.options.revive : undefined) as Record<string, unknown>);
           return { ...output, $metadata };
         }
         error = this.serviceError(answer.status, answer.headers, answer.text, $metadata);
@@ -150,7 +168,7 @@ class LeanSender {
     }
     let members: unknown;
     try {
-      members = JSON.parse(text, this.options.revive && text.includes('"B') ? this.options.revive : undefined);
+      members = JSON.parse(text, this.options.revive && mayHoldBytes(text) ? this.options.revive : undefined);
     } catch {
       members = undefined;
     }

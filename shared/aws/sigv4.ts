@@ -71,9 +71,15 @@ export class SigV4Signer {
   }
 }
 
-/** `20261121T064912Z`. */
+let lastStamp: { second: number; text: string } | undefined;
+
+/** `20261121T064912Z` (the last second's text is kept: calls come many to the second). */
 export function amzDate(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");
+  const second = Math.floor(date.getTime() / 1000);
+  if (lastStamp?.second === second) return lastStamp.text;
+  const text = date.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");
+  lastStamp = { second, text };
+  return text;
 }
 
 function bodyBytes(body: unknown): string | Uint8Array {
