@@ -71,6 +71,24 @@ const STREAMER_KEYS = [
 
 export const DEPLOYMENT_CONTEXT_KEYS = ["alarmEmail", "archiveRetentionDays", "deliverMaxConcurrency", "fanoutMaxConcurrency", "allowedCidrs", "retryHorizonSeconds", "nomadAddr", ...STREAMER_KEYS] as const;
 
+/** The key of ours `key` looks like a misspelling of, if any (CDK's own keys hold ':' or '/' and are never ours). */
+function misspeltKey(key: string): string | undefined {
+  if ((DEPLOYMENT_CONTEXT_KEYS as readonly string[]).includes(key) || key.includes(":") || key.includes("/")) return undefined;
+  const lower = key.toLowerCase();
+  return DEPLOYMENT_CONTEXT_KEYS.find((ours) => ours.toLowerCase() === lower || editDistance(ours.toLowerCase(), lower) <= 2);
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
 function problem(key: string, expected: string, value: unknown): DeploymentContextError {
   return new DeploymentContextError(`Context value ${key} must be ${expected}, but ${describeValue(value)} was given (set it in cdk.json "context" or with -c ${key}=...)`);
 }
@@ -193,9 +211,16 @@ function readStreamerContext(value: (key: (typeof DEPLOYMENT_CONTEXT_KEYS)[numbe
 
 /**
  * Reads and checks the deployment's context values at once (before any bundling), so a typo
- * fails the synthesis with the key's name. `get` is `(key) => app.node.tryGetContext(key)`.
+ * fails the synthesis with the key's name. `get` is `(key) => app.node.tryGetContext(key)`;
+ * `present`, every key the context holds (`Object.keys(app.node.getAllContext())`), lets a
+ * misspelt key fail too instead of being ignored: one that is not ours but differs from one
+ * of ours only in case or by up to two letters.
  */
-export function readDeploymentContext(get: (key: string) => unknown): DeploymentSettings {
+export function readDeploymentContext(get: (key: string) => unknown, present: readonly string[] = []): DeploymentSettings {
+  for (const key of present) {
+    const meant = misspeltKey(key);
+    if (meant !== undefined) throw new DeploymentContextError(`Context key ${key} is not one this app reads; did you mean ${meant}? (set in cdk.json "context" or with -c ${key}=...; the keys are listed in the README)`);
+  }
   const value = (key: (typeof DEPLOYMENT_CONTEXT_KEYS)[number]) => {
     const raw = get(key);
     return raw === undefined || raw === null || raw === "" ? undefined : raw;

@@ -5,10 +5,28 @@ import { DeploymentContextError, readDeploymentContext } from "../../infra/const
 import { NomadEventSinksStack } from "../../infra/stack";
 import { EXISTING_VPC_SETTINGS, TOKEN_SECRET_ARN } from "./streamer-settings";
 
-const read = (context: Record<string, unknown>) => readDeploymentContext((key) => new App({ context }).node.tryGetContext(key));
+const read = (context: Record<string, unknown>) => {
+  const app = new App({ context });
+  return readDeploymentContext((key) => app.node.tryGetContext(key), Object.keys(app.node.getAllContext() as Record<string, unknown>));
+};
 
 describe("CDK: deployment context", () => {
   const bundleDir = inject("bundleDir");
+
+  it.each([
+    [{ deliverMaxConcurency: 50 }, "deliverMaxConcurrency"],
+    [{ alarmemail: "ops@example.com" }, "alarmEmail"],
+    [{ NomadAddr: "https://nomad.internal:4646" }, "nomadAddr"],
+    [{ allowedCidr: "10.0.0.0/8" }, "allowedCidrs"],
+  ])("a misspelt key (%j) fails, naming the key it looks like", (context, meant) => {
+    const key = Object.keys(context)[0]!;
+    expect(() => read(context)).toThrow(DeploymentContextError);
+    expect(() => read(context)).toThrow(`Context key ${key} is not one this app reads; did you mean ${meant}?`);
+  });
+
+  it("leaves other keys alone: CDK's own flags and a team's unrelated context", () => {
+    expect(read({ "@aws-cdk/aws-lambda:recognizeLayerVersion": true, "aws-cdk:enableDiffNoFail": "true", costCenter: "platform", deliverMaxConcurrency: 50 })).toEqual({ deliverMaxConcurrency: 50 });
+  });
 
   it("nothing set: no settings, so every construct default applies", () => {
     expect(read({})).toEqual({});
