@@ -100,8 +100,8 @@ class LeanSender {
   }
 
   /**
-   * The client's `send`: the listed operations here, everything else (and any call with an
-   * abort signal or a callback) through `sdkSend`. Typed as the SDK's own overloads.
+   * The client's `send`: the listed operations here, everything else (and any call with
+   * per-call options or a callback) through `sdkSend`. Typed as the SDK's own overloads.
    */
   sendOr<Send extends (...args: never[]) => unknown>(sdkSend: Send): Send {
     return ((command: unknown, ...rest: unknown[]) => {
@@ -113,8 +113,8 @@ class LeanSender {
 
   /** The operation's name when this sender handles the command, else undefined (the SDK sends it). */
   private handles(command: unknown, options: unknown): string | undefined {
-    if (options !== undefined && typeof options !== "object") return undefined;
-    if ((options as { abortSignal?: unknown } | undefined)?.abortSignal !== undefined) return undefined;
+    // Per-call HTTP options (an abort signal, a request timeout) are the SDK handler's to honour.
+    if (options !== undefined && (typeof options !== "object" || options === null || Object.keys(options).length > 0)) return undefined;
     const operation = operationOf(command as LeanCommand);
     return operation !== undefined && this.options.operations.has(operation) ? operation : undefined;
   }
@@ -139,7 +139,11 @@ class LeanSender {
         if (thrown instanceof ServiceException || !(thrown instanceof Error)) throw thrown;
         error = thrown;
       }
-      if (attempt >= maxAttempts || !retryable(error)) throw error;
+      if (attempt >= maxAttempts || !retryable(error)) {
+        // As the SDK's retry middleware does, a network error says how many attempts it took too.
+        if (!(error instanceof ServiceException)) Object.assign(error, { $metadata: { ...(error as { $metadata?: object }).$metadata, attempts: attempt, totalRetryDelay } });
+        throw error;
+      }
       const base = isThrottlingError(error as SdkError) ? THROTTLING_RETRY_DELAY_BASE : DEFAULT_RETRY_DELAY_BASE;
       const delay = Math.floor(Math.random() * Math.min(MAXIMUM_RETRY_DELAY, base * 2 ** (attempt - 1)));
       totalRetryDelay += delay;

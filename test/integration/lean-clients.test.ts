@@ -243,6 +243,28 @@ describe("LeanDynamoDBClient on the wire", () => {
     await c.send(new CreateTableCommand({ TableName: "t", BillingMode: "PAY_PER_REQUEST", AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }], KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }] }));
     expect(seen[1]!.headers["x-amz-target"]).toBe("DynamoDB_20120810.CreateTable");
     expect(seen[1]!.headers["user-agent"]).not.toBe(USER_AGENT);
+
+    // Per-call HTTP options are the SDK handler's to honour: such a call goes through the SDK.
+    script = [{ status: 200, body: '{"Item":{"pk":{"S":"k"}}}' }];
+    const viaSdk = await c.send(get, { abortSignal: new AbortController().signal });
+    expect(viaSdk.Item).toEqual({ pk: { S: "k" } });
+    expect(seen[2]!.headers["x-amz-target"]).toBe("DynamoDB_20120810.GetItem");
+    expect(seen[2]!.headers["user-agent"]).not.toBe(USER_AGENT);
+    c.destroy();
+  });
+
+  it("retries a refused connection as the SDK does, then rejects with the network error", async () => {
+    const closed = createServer();
+    await new Promise<void>((done) => closed.listen(0, "127.0.0.1", done));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((done) => closed.close(() => done()));
+    const c = new LeanDynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" }, maxAttempts: 2 });
+    const started = performance.now();
+    const error = await rejection(c.send(get));
+    expect(error.code).toBe("ECONNREFUSED");
+    expect(error.$metadata).toMatchObject({ attempts: 2 });
+    // One backoff (0–100 ms, full jitter) between the two attempts: fast, but not instant retries forever.
+    expect(performance.now() - started).toBeLessThan(5_000);
     c.destroy();
   });
 
