@@ -1,11 +1,11 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { nomadEventJson, rememberEventPayload, type NomadEvent } from "../nomad/event";
+import { nomadEventJson, type NomadEvent } from "../nomad/event";
 import type { MetricsSink } from "../observability/metrics";
 import { signingSecrets, type Sink } from "../sinks/sink";
 import type { SinkStore } from "../sinks/sink-store";
 import type { PayloadRef } from "../streamer/event-contract";
 import type { AttemptOutcome, DeliveryAttempt, DeliveryLog, PendingDelivery } from "./delivery-log";
-import { decodeDeliveryMessage, webhookId, type DeliveryMessage } from "./delivery-message";
+import { parseDeliveryMessage, webhookId, type DeliveryMessage } from "./delivery-message";
 import { backoffMs, visibilitySeconds, type RetryPolicy } from "./retry-policy";
 import { signatureHeaders } from "./signature";
 import type { AttemptResult } from "./webhook-client";
@@ -240,17 +240,8 @@ export class Deliverer {
   }
 
   private parse(queued: QueuedMessage): Parsed | { error: string } {
-    let value: unknown;
-    try {
-      value = JSON.parse(queued.body);
-    } catch (error) {
-      return { error: `the message is not JSON: ${(error as Error).message}` };
-    }
-    const decoded = decodeDeliveryMessage(value);
-    if ("problem" in decoded) return { error: `the message is not a delivery: ${decoded.problem}` };
-    // The payload goes out as the message's text: parsed, Nomad's int64 values would lose digits.
-    rememberEventPayload(queued.body, ["detail", "event"], decoded.message.detail.event);
-    return { queued, message: decoded.message };
+    const parsed = parseDeliveryMessage(queued.body);
+    return "problem" in parsed ? { error: `the message is ${parsed.problem}` } : { queued, message: parsed.message };
   }
 
   /**

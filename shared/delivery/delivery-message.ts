@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { rememberEventPayload } from "../nomad/event";
 import { busDetailJson, decodeNomadBusDetail, NomadBusDetailSchema, type NomadBusDetail } from "../streamer/event-contract";
 
 /**
@@ -78,6 +79,25 @@ function messageExtras(m: Pick<DeliveryMessage, "replay" | "sinkIndex" | "redriv
 /** A whole message as JSON: JSON.stringify's keys and order, the event's payload as received (busDetailJson). */
 export function deliveryMessageBody(message: DeliveryMessage): string {
   return messageJson(message.sinkId, message.deliveryId, busDetailJson(message.detail), message);
+}
+
+/**
+ * A FIFO message's body read as a delivery: parsed, checked (decodeDeliveryMessage), and its
+ * event's payload remembered as the body's own text (parsed, Nomad's int64 values would lose
+ * digits; the payload goes out byte for byte). The problem says whether the body is not JSON
+ * or not a delivery.
+ */
+export function parseDeliveryMessage(body: string): { message: DeliveryMessage } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (error) {
+    return { problem: `not JSON: ${(error as Error).message}` };
+  }
+  const decoded = decodeDeliveryMessage(value);
+  if ("problem" in decoded) return { problem: `not a delivery: ${decoded.problem}` };
+  rememberEventPayload(body, ["detail", "event"], decoded.message.detail.event);
+  return decoded;
 }
 
 /**

@@ -9,9 +9,8 @@ import {
   type SQSClientConfig,
 } from "@aws-sdk/client-sqs";
 import { sqsClient } from "../aws/sqs-client";
-import { rememberEventPayload } from "../nomad/event";
 import type { DeliveryQueueControl, QueuedMessage } from "./deliverer";
-import { decodeDeliveryMessage, deliveryMessageBody } from "./delivery-message";
+import { deliveryMessageBody, parseDeliveryMessage } from "./delivery-message";
 import type { DeliveryQueueWriter, OutgoingMessage } from "./fanout";
 
 /** Message attributes a dead-lettered delivery carries. */
@@ -147,10 +146,8 @@ export class SqsDeliveryQueue implements DeliveryQueueWriter, DeliveryQueueContr
  */
 function markRedriven(body: string): string {
   try {
-    const decoded = decodeDeliveryMessage(JSON.parse(body));
-    if (!("message" in decoded)) return body;
-    rememberEventPayload(body, ["detail", "event"], decoded.message.detail.event);
-    return deliveryMessageBody({ ...decoded.message, redriven: true });
+    const parsed = parseDeliveryMessage(body);
+    return "message" in parsed ? deliveryMessageBody({ ...parsed.message, redriven: true }) : body;
   } catch {
     return body;
   }
