@@ -1,3 +1,4 @@
+import { InvokeStore } from "@aws/lambda-invoke-store";
 import { getEndpointFromInstructions } from "@smithy/core/endpoints";
 import type { AwsCredentialIdentity, HttpRequest } from "@smithy/types";
 import { Agent } from "undici";
@@ -16,7 +17,10 @@ import { SigV4Signer } from "./sigv4";
  * config file's `endpoint_url`, FIPS and dual-stack, the partitions' rules, DynamoDB's
  * account-based endpoints). An endpoint is resolved once per key the caller gives (and
  * again after a failure). The signing clock follows the server's `Date` past 5 minutes of
- * skew, as the SDK's does.
+ * skew. In Lambda, requests carry the invocation's trace headers (`X-Amzn-Trace-Id`, and
+ * `traceparent`, `tracestate`, `baggage` when the runtime has them), as the SDK's
+ * recursion-detection middleware adds them: X-Ray links the calls, SQS passes the trace on
+ * to the next function (AWSTraceHeader), and Lambda's recursive-loop detection sees it.
  */
 
 /** What distinguishes one JSON-protocol service from another on the wire. */
@@ -43,6 +47,8 @@ export interface JsonAnswer {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly text: string;
   readonly requestId: string | undefined;
+  /** The answer's `Date` moved the signing clock (a request signed with a skewed clock can be retried). */
+  readonly clockSkewCorrected: boolean;
 }
 
 export interface Target {
@@ -90,6 +96,7 @@ export class AwsJsonTransport {
   /** One call: resolves with the answer whatever its status; rejects when no answer came. */
   async call(target: Target, operation: string, body: string | Buffer, signal?: AbortSignal): Promise<JsonAnswer> {
     const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+    const trace = await lambdaTraceHeaders();
     const headers = await this.sign(target, {
       method: "POST",
       protocol: target.protocol,
@@ -105,13 +112,14 @@ export class AwsJsonTransport {
         "x-amz-target": `${this.service.targetPrefix}.${operation}`,
         "content-length": String(bytes.length),
         "user-agent": USER_AGENT,
+        ...trace,
       },
       body: bytes,
     });
     const response = await this.dispatcher.request({ origin: target.origin, path: target.path, method: "POST", headers, body: bytes, ...(signal !== undefined ? { signal } : {}) });
     const text = await response.body.text();
-    this.learnClock(response.headers.date);
-    return { status: response.statusCode, headers: response.headers, text, requestId: header(response.headers, "x-amzn-requestid") };
+    const clockSkewCorrected = this.learnClock(response.headers.date);
+    return { status: response.statusCode, headers: response.headers, text, requestId: header(response.headers, "x-amzn-requestid"), clockSkewCorrected };
   }
 
   /**
@@ -154,13 +162,34 @@ export class AwsJsonTransport {
     return new Date(this.now() + this.clockOffsetMs);
   }
 
-  /** As the SDK does: a server clock 5 minutes or more from ours becomes the signing clock. */
-  private learnClock(date: string | string[] | undefined): void {
-    if (typeof date !== "string") return;
+  /** A server clock 5 minutes or more from ours becomes the signing clock; says whether it moved. */
+  private learnClock(date: string | string[] | undefined): boolean {
+    if (typeof date !== "string") return false;
     const server = Date.parse(date);
-    if (Number.isNaN(server)) return;
-    if (Math.abs(this.now() + this.clockOffsetMs - server) >= CLOCK_SKEW_MS) this.clockOffsetMs = server - this.now();
+    if (Number.isNaN(server)) return false;
+    if (Math.abs(this.now() + this.clockOffsetMs - server) < CLOCK_SKEW_MS) return false;
+    this.clockOffsetMs = server - this.now();
+    return true;
   }
+}
+
+/** The invocation's trace headers when running in Lambda (none elsewhere), as the SDK's recursion-detection middleware finds them. */
+async function lambdaTraceHeaders(): Promise<Record<string, string>> {
+  const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME;
+  if (functionName === undefined || functionName === "") return {};
+  const store = await InvokeStore.getInstanceAsync().catch(() => undefined);
+  const headers: Record<string, string> = {};
+  const traceId = store?.getXRayTraceId() ?? process.env._X_AMZN_TRACE_ID;
+  if (traceId !== undefined && traceId !== "") headers["x-amzn-trace-id"] = traceId;
+  const traceparent = store?.getTraceparent?.();
+  if (traceparent) {
+    headers.traceparent = traceparent;
+    const tracestate = store?.getTracestate?.();
+    if (tracestate) headers.tracestate = tracestate;
+    const baggage = store?.getBaggage?.();
+    if (baggage) headers.baggage = baggage;
+  }
+  return headers;
 }
 
 export function header(headers: Readonly<Record<string, string | string[] | undefined>>, name: string): string | undefined {

@@ -1,8 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { DynamoDBClient, type DynamoDBClientConfig } from "@aws-sdk/client-dynamodb";
 import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
 import { ServiceException } from "@smithy/core/client";
-import type { SdkError } from "@smithy/types";
-import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_DELAY_BASE, MAXIMUM_RETRY_DELAY, THROTTLING_RETRY_DELAY_BASE, isClockSkewError, isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
+import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
+import type { RetryStrategyV2, SdkError } from "@smithy/types";
 import { awsJsonError } from "./json-error";
 import { AwsJsonTransport, type JsonService } from "./json-transport";
 
@@ -20,15 +21,24 @@ import { AwsJsonTransport, type JsonService } from "./json-transport";
  * - results carry `$metadata` (`httpStatusCode`, `requestId`, `attempts`, `totalRetryDelay`);
  * - binary values (`Uint8Array`: DynamoDB `B`/`BS`, SQS `BinaryValue`) go out as base64,
  *   and DynamoDB `B`/`BS` values come back as `Uint8Array`, as the SDK gives them;
- * - errors are the SDK's: `name` from the answer (`X-Amzn-ErrorType` or `__type`), `$fault`,
- *   `$metadata`, the body's members copied on (e.g. `CancellationReasons`; for SQS also
- *   `Code` and `Type` from `x-amzn-query-error`), and `instanceof ConditionalCheckFailedException` and the like
- *   hold (the SDK's classes match a service exception by name);
- * - retries as the SDK's standard mode: up to `maxAttempts` (the client's configuration,
- *   AWS_MAX_ATTEMPTS, default 3) for throttling, transient, server and clock-skew errors,
- *   with full-jitter exponential backoff (base 100 ms, 500 ms when throttled, at most 20 s).
- *   Not kept: the SDK's retry token bucket (a client-side quota on retries) and its
- *   user-agent and invocation-id headers.
+ * - idempotency tokens are filled in once per call (TransactWriteItems' `ClientRequestToken`),
+ *   so a retry of a transaction that committed without its answer is not run twice;
+ * - errors are the SDK's: the name it would give (`X-Amzn-ErrorType` or `__type`; for SQS an
+ *   error it does not model is named by its query code, e.g. `AccessDenied`), `$fault`,
+ *   `$metadata`, the body's members (e.g. `CancellationReasons`; SQS's `Code`, `Type`,
+ *   `Error`), `$retryable` where the service models it, and `instanceof
+ *   ConditionalCheckFailedException` and the like hold (the SDK's classes match a service
+ *   exception by name; `instanceof DynamoDBServiceException` does not);
+ * - retries are the client's own retry strategy (standard mode: `maxAttempts` from the
+ *   config or AWS_MAX_ATTEMPTS, DynamoDB 4 and SQS 3 by default, the SDK's delays and
+ *   retry quota), deciding on the SDK's classification: throttling and transient errors
+ *   (5xx 500/502/503/504, network errors, a clock the answer corrected) are retried;
+ * - in Lambda, the invocation's trace headers go with each request (json-transport.ts).
+ * Not kept: `Retry-After` hints, SendMessage's MD5 check of the body, the request handler's
+ * settings (timeouts: undici's own apply, 300 s per answer), custom middleware, the `logger`,
+ * `useQueueUrlAsEndpoint: true` (these clients always use the service endpoint), an older
+ * (v1) custom `retryStrategy` (then the SDK sends), and the SDK's user-agent and
+ * invocation-id headers.
  */
 
 interface LeanCommand {
@@ -87,13 +97,19 @@ interface LeanOptions {
   readonly revive?: (this: unknown, key: string, value: unknown) => unknown;
   /** SQS answers in JSON and also gives its query protocol's error code (`x-amzn-query-error`). */
   readonly queryCompatible?: boolean;
+  /** The service's Smithy namespace (an error `__type` in it is one the service models). */
+  readonly namespace?: string;
+  /** Input fields the SDK fills with a fresh UUID when absent (the idempotency-token trait), by operation. */
+  readonly idempotencyTokens?: Readonly<Record<string, string>>;
+  /** Errors the service models as retryable (the SDK gives them `$retryable`). */
+  readonly retryableErrors?: ReadonlySet<string>;
 }
 
 class LeanSender {
   private readonly transport: AwsJsonTransport;
 
   constructor(
-    private readonly client: { config: { maxAttempts?: unknown } } & ConstructorParameters<typeof AwsJsonTransport>[0],
+    private readonly client: { config: { retryStrategy?: unknown } } & ConstructorParameters<typeof AwsJsonTransport>[0],
     private readonly options: LeanOptions,
   ) {
     this.transport = new AwsJsonTransport(client, options.service);
@@ -104,10 +120,11 @@ class LeanSender {
    * per-call options or a callback) through `sdkSend`. Typed as the SDK's own overloads.
    */
   sendOr<Send extends (...args: never[]) => unknown>(sdkSend: Send): Send {
+    const sdk = sdkSend as unknown as (...args: unknown[]) => Promise<unknown>;
     return ((command: unknown, ...rest: unknown[]) => {
       const operation = rest.length <= 1 && typeof rest[0] !== "function" ? this.handles(command, rest[0]) : undefined;
-      if (operation === undefined) return (sdkSend as unknown as (...args: unknown[]) => unknown)(command, ...rest);
-      return this.send(operation, command as LeanCommand);
+      if (operation === undefined) return sdk(command, ...rest);
+      return this.send(operation, command as LeanCommand, () => sdk(command));
     }) as unknown as Send;
   }
 
@@ -119,19 +136,26 @@ class LeanSender {
     return operation !== undefined && this.options.operations.has(operation) ? operation : undefined;
   }
 
-  async send(operation: string, command: LeanCommand): Promise<unknown> {
-    const input = command.input as Record<string, unknown>;
+  private async send(operation: string, command: LeanCommand, viaSdk: () => Promise<unknown>): Promise<unknown> {
+    // The client's own retry strategy (its attempts, delays, quota); a custom one of the older kind goes through the SDK.
+    const strategy = await this.retryStrategy();
+    if (strategy === undefined) return viaSdk();
+    let input = command.input as Record<string, unknown>;
+    // An idempotency token, as the SDK fills it in: the same for every retry of this call.
+    const tokenField = this.options.idempotencyTokens?.[operation];
+    if (tokenField !== undefined && input[tokenField] === undefined) input = { ...input, [tokenField]: randomUUID() };
     const target = await this.transport.target(this.options.endpointKey(operation, input), command.constructor, input);
     const body = holdsBytes(input) ? JSON.stringify(input, bytesAsBase64) : JSON.stringify(input);
-    const maxAttempts = await this.maxAttempts();
+    let token = await strategy.acquireInitialRetryToken("");
     let totalRetryDelay = 0;
     for (let attempt = 1; ; attempt++) {
-      let error: ServiceException | Error;
+      let error: Error;
       try {
         const answer = await this.transport.call(target, operation, body);
-        const $metadata = { httpStatusCode: answer.status, requestId: answer.requestId, attempts: attempt, totalRetryDelay };
+        const $metadata = { httpStatusCode: answer.status, requestId: answer.requestId, attempts: attempt, totalRetryDelay, ...(answer.clockSkewCorrected ? { clockSkewCorrected: true as const } : {}) };
         if (answer.status >= 200 && answer.status < 300) {
           const output = answer.text === "" ? {} : (JSON.parse(answer.text, this.options.revive && mayHoldBytes(answer.text) ? this.options.revive : undefined) as Record<string, unknown>);
+          strategy.recordSuccess(token);
           return { ...output, $metadata };
         }
         error = this.serviceError(answer.status, answer.headers, answer.text, $metadata);
@@ -139,15 +163,15 @@ class LeanSender {
         if (thrown instanceof ServiceException || !(thrown instanceof Error)) throw thrown;
         error = thrown;
       }
-      if (attempt >= maxAttempts || !retryable(error)) {
+      const waited = performance.now();
+      try {
+        token = await strategy.refreshRetryTokenForRetry(token, { error: error as SdkError, errorType: retryErrorType(error) });
+      } catch {
         // As the SDK's retry middleware does, a network error says how many attempts it took too.
         if (!(error instanceof ServiceException)) Object.assign(error, { $metadata: { ...(error as { $metadata?: object }).$metadata, attempts: attempt, totalRetryDelay } });
         throw error;
       }
-      const base = isThrottlingError(error as SdkError) ? THROTTLING_RETRY_DELAY_BASE : DEFAULT_RETRY_DELAY_BASE;
-      const delay = Math.floor(Math.random() * Math.min(MAXIMUM_RETRY_DELAY, base * 2 ** (attempt - 1)));
-      totalRetryDelay += delay;
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      totalRetryDelay += Math.round(performance.now() - waited);
     }
   }
 
@@ -155,30 +179,34 @@ class LeanSender {
     this.transport.destroy();
   }
 
-  private async maxAttempts(): Promise<number> {
-    const configured = this.client.config.maxAttempts;
-    const value = typeof configured === "function" ? await (configured as () => Promise<unknown>)() : configured;
-    return typeof value === "number" && value >= 1 ? value : DEFAULT_MAX_ATTEMPTS;
+  private async retryStrategy(): Promise<RetryStrategyV2 | undefined> {
+    const provider = this.client.config.retryStrategy;
+    const strategy = typeof provider === "function" ? await (provider as () => Promise<unknown>)() : provider;
+    const candidate = strategy as Partial<RetryStrategyV2> | undefined;
+    return typeof candidate?.acquireInitialRetryToken === "function" && typeof candidate.refreshRetryTokenForRetry === "function" && typeof candidate.recordSuccess === "function" ? (candidate as RetryStrategyV2) : undefined;
   }
 
   private serviceError(status: number, headers: Readonly<Record<string, string | string[] | undefined>>, text: string, $metadata: ServiceException["$metadata"]): ServiceException {
     const { type, message } = awsJsonError(headers, text);
-    const error = new ServiceException({ name: type ?? "Unknown", $fault: status >= 500 ? "server" : "client", message: message ?? `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ""}`, $metadata });
-    // As the SDK does for a query-compatible service: the query protocol's code and type (`Code;Type`) as members.
-    const queryError = this.options.queryCompatible ? headers["x-amzn-query-error"] : undefined;
-    if (typeof queryError === "string") {
-      const [Code, Type] = queryError.split(";");
-      Object.assign(error, { Code, Type });
-    }
     let members: unknown;
     try {
       members = JSON.parse(text, this.options.revive && mayHoldBytes(text) ? this.options.revive : undefined);
     } catch {
       members = undefined;
     }
-    if (typeof members === "object" && members !== null) {
-      for (const [key, value] of Object.entries(members)) if (key !== "__type" && key !== "message" && key !== "Message" && key.toLowerCase() !== "code") (error as unknown as Record<string, unknown>)[key] = value;
-    }
+    const record = typeof members === "object" && members !== null ? (members as Record<string, unknown>) : {};
+    const text_ = message ?? `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ""}`;
+    // A query-compatible service (SQS) also gives its query protocol's `Code;Type`. The SDK names an
+    // error the service models (its `__type` in the service's namespace) by that model, any other by the query code.
+    const queryError = this.options.queryCompatible ? headers["x-amzn-query-error"] : undefined;
+    const [queryCode, queryType] = typeof queryError === "string" ? queryError.split(";") : [];
+    const modeled = typeof record.__type === "string" && this.options.namespace !== undefined && record.__type.startsWith(`${this.options.namespace}#`);
+    const name = queryCode !== undefined && queryCode !== "" && !modeled ? queryCode : (type ?? "Unknown");
+    const error = new ServiceException({ name, $fault: status >= 500 ? "server" : "client", message: text_, $metadata });
+    for (const [key, value] of Object.entries(record)) if (key !== "__type" && key !== "message" && key !== "Message" && key.toLowerCase() !== "code") (error as unknown as Record<string, unknown>)[key] = value;
+    if (queryCode !== undefined) Object.assign(error, { Code: queryCode, Type: queryType, Error: { Code: queryCode, Type: queryType, Message: text_ } });
+    // Errors the service models as retryable carry the SDK's `$retryable` trait.
+    if (this.options.retryableErrors?.has(name)) Object.assign(error, { $retryable: {} });
     return error;
   }
 }
@@ -186,9 +214,13 @@ class LeanSender {
 /** undici's names for a connection that failed or broke (the SDK's Node handler surfaces them as ECONNRESET and the like). */
 const UNDICI_TRANSIENT = new Set(["UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CLOSED"]);
 
-function retryable(error: Error): boolean {
+/** The SDK's classification (its retry strategy retries THROTTLING and TRANSIENT only), undici's connection errors as transient. */
+function retryErrorType(error: Error): "THROTTLING" | "TRANSIENT" | "SERVER_ERROR" | "CLIENT_ERROR" {
   const e = error as SdkError;
-  return isThrottlingError(e) || isTransientError(e) || isServerError(e) || isClockSkewError(e) || UNDICI_TRANSIENT.has((error as { code?: string }).code ?? "");
+  if (isThrottlingError(e)) return "THROTTLING";
+  if (isTransientError(e) || UNDICI_TRANSIENT.has((error as { code?: string }).code ?? "")) return "TRANSIENT";
+  if (isServerError(e)) return "SERVER_ERROR";
+  return "CLIENT_ERROR";
 }
 
 /** DynamoDB's item and query operations; table management goes through the SDK. */
@@ -214,6 +246,8 @@ export class LeanDynamoDBClient extends DynamoDBClient {
       operations: DYNAMODB_OPERATIONS,
       endpointKey: dynamoEndpointKey,
       revive: dynamoBytes,
+      idempotencyTokens: { TransactWriteItems: "ClientRequestToken" },
+      retryableErrors: new Set(["ReplicatedWriteConflictException"]),
     });
     this.send = this.lean.sendOr(super.send.bind(this));
   }
@@ -238,6 +272,7 @@ export class LeanSQSClient extends SQSClient {
       operations: SQS_OPERATIONS,
       endpointKey: (operation) => operation,
       queryCompatible: true,
+      namespace: "com.amazonaws.sqs",
     });
     this.send = this.lean.sendOr(super.send.bind(this));
   }

@@ -205,7 +205,7 @@ describe("LeanDynamoDBClient on the wire", () => {
   let url: string;
   const seen: Array<{ headers: IncomingMessage["headers"]; body: string }> = [];
   /** What the server answers next (status, body, error-type header); the last one repeats. */
-  let script: Array<{ status: number; body: string; type?: string }> = [];
+  let script: Array<{ status: number; body: string; type?: string; query?: string }> = [];
 
   beforeAll(async () => {
     server = createServer((req, res) => {
@@ -214,7 +214,7 @@ describe("LeanDynamoDBClient on the wire", () => {
       req.on("end", () => {
         seen.push({ headers: req.headers, body });
         const next = script.length > 1 ? script.shift()! : script[0]!;
-        res.writeHead(next.status, { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": `req-${seen.length}`, ...(next.type ? { "x-amzn-errortype": next.type } : {}) });
+        res.writeHead(next.status, { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": `req-${seen.length}`, ...(next.type ? { "x-amzn-errortype": next.type } : {}), ...(next.query ? { "x-amzn-query-error": next.query } : {}) });
         res.end(next.body);
       });
     });
@@ -289,6 +289,66 @@ describe("LeanDynamoDBClient on the wire", () => {
     expect(error.$fault).toBe("server");
     expect((error.$metadata as { attempts: number; httpStatusCode: number }).httpStatusCode).toBe(503);
     c.destroy();
+  });
+
+  it("retries exactly what the SDK retries, and names errors as it does (each case run through both)", async () => {
+    const creds = { region: "us-east-1", credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" } };
+    const cases: Array<{ answer: { status: number; body: string; type?: string; query?: string }; sqs?: boolean }> = [
+      { answer: { status: 400, body: '{"__type":"com.amazon.coral.service#AccessDeniedException","message":"not allowed"}' } },
+      { answer: { status: 501, body: '{"__type":"com.amazonaws.dynamodb.v20120810#NotImplemented","message":"no"}' } },
+      { answer: { status: 400, body: '{"__type":"com.amazonaws.dynamodb.v20120810#ReplicatedWriteConflictException","message":"conflict"}' } },
+      { answer: { status: 400, body: '{"__type":"com.amazon.coral.service#AccessDeniedException","message":"not allowed"}', query: "AccessDenied;Sender" }, sqs: true },
+      { answer: { status: 400, body: '{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"no queue"}', query: "AWS.SimpleQueueService.NonExistentQueue;Sender" }, sqs: true },
+    ];
+    for (const { answer, sqs } of cases) {
+      const outcome = async (lean: boolean) => {
+        seen.length = 0;
+        script = [{ ...answer }];
+        const config = { ...creds, endpoint: url, maxAttempts: 3 };
+        const client = sqs ? (lean ? new LeanSQSClient({ ...config, useQueueUrlAsEndpoint: false }) : new SQSClient({ ...config, useQueueUrlAsEndpoint: false })) : lean ? new LeanDynamoDBClient(config) : new DynamoDBClient(config);
+        const command = sqs ? new SendMessageCommand({ QueueUrl: `${url}/000000000000/q`, MessageBody: "x" }) : get;
+        const error = await rejection((client.send as (c: unknown) => Promise<unknown>)(command));
+        client.destroy();
+        return { requests: seen.length, name: error.name, code: error.Code, fault: error.$fault };
+      };
+      expect(await outcome(true), JSON.stringify(answer)).toEqual(await outcome(false));
+    }
+  });
+
+  it("gives a transaction one idempotency token, the same on its retry, as the SDK does", async () => {
+    seen.length = 0;
+    script = [
+      { status: 500, body: '{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"answer lost"}' },
+      { status: 200, body: "{}" },
+    ];
+    const c = client(3);
+    await c.send(new TransactWriteItemsCommand({ TransactItems: [{ Put: { TableName: "t", Item: { pk: { S: "k" } } } }] }));
+    const tokens = seen.map((request) => (JSON.parse(request.body) as { ClientRequestToken?: string }).ClientRequestToken);
+    expect(tokens).toHaveLength(2);
+    expect(tokens[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(tokens[1]).toBe(tokens[0]);
+    c.destroy();
+  });
+
+  it("sends the Lambda invocation's trace header, as the SDK's recursion detection does", async () => {
+    const saved = { name: process.env.AWS_LAMBDA_FUNCTION_NAME, trace: process.env._X_AMZN_TRACE_ID };
+    const trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    try {
+      seen.length = 0;
+      script = [{ status: 200, body: "{}" }];
+      const c = client(1);
+      await c.send(get);
+      expect(seen[0]!.headers["x-amzn-trace-id"]).toBeUndefined();
+      Object.assign(process.env, { AWS_LAMBDA_FUNCTION_NAME: "deliver", _X_AMZN_TRACE_ID: trace });
+      await c.send(get);
+      expect(seen[1]!.headers["x-amzn-trace-id"]).toBe(trace);
+      c.destroy();
+    } finally {
+      for (const [key, value] of [["AWS_LAMBDA_FUNCTION_NAME", saved.name], ["_X_AMZN_TRACE_ID", saved.trace]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
   });
 
   it("does not retry what a retry cannot fix: a validation error is thrown after one request", async () => {
