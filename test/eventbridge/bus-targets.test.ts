@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -56,6 +56,26 @@ describe("local bus targets", () => {
     const ids = lines.map((line) => (JSON.parse(line) as { id: string }).id);
     expect(new Set(ids).size).toBe(101);
     expect(ids.at(-1)).toBe("evt-101");
+    await expect(second.onAccepted([accepted(102)])).rejects.toThrow("the local bus is stopping; its archive is closed");
+    await drainQueue(sqs, queue.queueUrl);
+  });
+
+  it("starts a new line after half a line left by an interrupted write, so replay reads every whole event", async () => {
+    const queue = await ensureQueueWithDlq(sqs, uniqueName("ingest"), { fifo: false });
+    const archiveFile = join(dir, "c", "archive.ndjson");
+    const first = busTargets({ sqs, ingestQueueUrl: queue.queueUrl, sources: ["nomad"], archiveFile });
+    await first.onAccepted([accepted(1)]);
+    await first.close();
+    appendFileSync(archiveFile, '{"version":"0","id":"evt-cut-sh');
+    const second = busTargets({ sqs, ingestQueueUrl: queue.queueUrl, sources: ["nomad"], archiveFile });
+    await second.onAccepted([accepted(2)]);
+    const lines = readFileSync(archiveFile, "utf8").trimEnd().split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toBe('{"version":"0","id":"evt-cut-sh');
+    expect((JSON.parse(lines[2]!) as { id: string }).id).toBe("evt-2");
+    const replayed = await second.replay({ name: "r1", from: 0, to: Date.parse("2030-01-01T00:00:00Z") });
+    expect(replayed).toBe(2);
+    await second.close();
     await drainQueue(sqs, queue.queueUrl);
   });
 

@@ -61,7 +61,9 @@ export function busTargets(options: BusTargetsOptions): BusTargets {
   // go one after another, in the order calls were accepted, so a rotation never splits one.
   let handle: FileHandle | undefined;
   let writes: Promise<unknown> = Promise.resolve();
+  let closed = false;
   const archive = (file: string, lines: string): Promise<void> => {
+    if (closed) return Promise.reject(new Error("the local bus is stopping; its archive is closed"));
     const write = writes.then(async () => {
       if (handle === undefined) {
         await mkdir(dirname(file), { recursive: true });
@@ -69,7 +71,13 @@ export function busTargets(options: BusTargetsOptions): BusTargets {
           (s) => s.size,
           () => 0,
         );
-        handle = await open(file, "a");
+        handle = await open(file, "a+");
+        // A write cut short (a full disk, a killed process) leaves half a line: the next line starts afresh.
+        if (archiveBytes > 0) {
+          const last = Buffer.alloc(1);
+          await handle.read(last, 0, 1, archiveBytes - 1);
+          if (last[0] !== 0x0a) archiveBytes += (await handle.write("\n")).bytesWritten;
+        }
       }
       const bytes = Buffer.byteLength(lines);
       if (archiveBytes > 0 && archiveBytes + bytes > archiveMaxBytes) {
@@ -123,6 +131,8 @@ export function busTargets(options: BusTargetsOptions): BusTargets {
   return {
     stats,
     close: async () => {
+      // Writes already queued finish first; later ones are refused (the bus has stopped taking calls).
+      closed = true;
       await writes;
       await handle?.close();
       handle = undefined;
