@@ -75,7 +75,8 @@ export const DEPLOYMENT_CONTEXT_KEYS = ["alarmEmail", "archiveRetentionDays", "d
 function misspeltKey(key: string): string | undefined {
   if ((DEPLOYMENT_CONTEXT_KEYS as readonly string[]).includes(key) || key.includes(":") || key.includes("/")) return undefined;
   const lower = key.toLowerCase();
-  return DEPLOYMENT_CONTEXT_KEYS.find((ours) => ours.toLowerCase() === lower || editDistance(ours.toLowerCase(), lower) <= 2);
+  // Short keys tolerate one letter off (two would take `appId` for `vpcId`), longer ones two.
+  return DEPLOYMENT_CONTEXT_KEYS.find((ours) => ours.toLowerCase() === lower || editDistance(ours.toLowerCase(), lower) <= (ours.length <= 8 ? 1 : 2));
 }
 
 /** Levenshtein distance (insertions, deletions, substitutions). */
@@ -214,7 +215,7 @@ function readStreamerContext(value: (key: (typeof DEPLOYMENT_CONTEXT_KEYS)[numbe
  * fails the synthesis with the key's name. `get` is `(key) => app.node.tryGetContext(key)`;
  * `present`, every key the context holds (`Object.keys(app.node.getAllContext())`), lets a
  * misspelt key fail too instead of being ignored: one that is not ours but differs from one
- * of ours only in case or by up to two letters.
+ * of ours only in case or by a letter (two for keys longer than 8 letters).
  */
 export function readDeploymentContext(get: (key: string) => unknown, present: readonly string[] = []): DeploymentSettings {
   for (const key of present) {

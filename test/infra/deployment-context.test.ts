@@ -18,6 +18,7 @@ describe("CDK: deployment context", () => {
     [{ alarmemail: "ops@example.com" }, "alarmEmail"],
     [{ NomadAddr: "https://nomad.internal:4646" }, "nomadAddr"],
     [{ allowedCidr: "10.0.0.0/8" }, "allowedCidrs"],
+    [{ vpcid: "vpc-0123456789abcdef0" }, "vpcId"],
   ])("a misspelt key (%j) fails, naming the key it looks like", (context, meant) => {
     const key = Object.keys(context)[0]!;
     expect(() => read(context)).toThrow(DeploymentContextError);
@@ -25,7 +26,7 @@ describe("CDK: deployment context", () => {
   });
 
   it("leaves other keys alone: CDK's own flags and a team's unrelated context", () => {
-    expect(read({ "@aws-cdk/aws-lambda:recognizeLayerVersion": true, "aws-cdk:enableDiffNoFail": "true", costCenter: "platform", deliverMaxConcurrency: 50 })).toEqual({ deliverMaxConcurrency: 50 });
+    expect(read({ "@aws-cdk/aws-lambda:recognizeLayerVersion": true, "aws-cdk:enableDiffNoFail": "true", costCenter: "platform", appId: "x", apiId: "y", deliverMaxConcurrency: 50 })).toEqual({ deliverMaxConcurrency: 50 });
   });
 
   it("nothing set: no settings, so every construct default applies", () => {
