@@ -62,7 +62,7 @@ export function encodeEvent(index: number, input: PublishEvent): EncodedEvent {
   const filterKeys = input.FilterKeys === undefined || input.FilterKeys === null ? null : [...input.FilterKeys];
   const payload = input.Payload ?? null;
   let payloadJson: string;
-  let payloadValue: Record<string, unknown> | null;
+  let payloadValue: Record<string, unknown> | null | undefined;
   if (payload instanceof RawJson) {
     const parsed: unknown = JSON.parse(payload.text);
     if (parsed !== null && (typeof parsed !== "object" || Array.isArray(parsed))) throw new TypeError("a raw event payload must be a JSON object or null");
@@ -72,16 +72,19 @@ export function encodeEvent(index: number, input: PublishEvent): EncodedEvent {
     payloadValue = parsed as Record<string, unknown> | null;
   } else {
     payloadJson = JSON.stringify(payload);
-    // The record is what a client parses back, not the caller's object (no undefined, no Dates).
-    payloadValue = JSON.parse(payloadJson) as Record<string, unknown> | null;
   }
   const json =
     `{"Topic":${JSON.stringify(input.Topic)},"Type":${JSON.stringify(input.Type)},"Key":${JSON.stringify(input.Key)},` +
     `"Namespace":${JSON.stringify(namespace)},"FilterKeys":${JSON.stringify(filterKeys)},"Index":${index},"Payload":${payloadJson}}`;
-  return {
-    event: { Topic: input.Topic, Type: input.Type, Key: input.Key, Namespace: namespace, FilterKeys: filterKeys, Index: index, Payload: payloadValue },
-    json,
-  };
+  const event = { Topic: input.Topic, Type: input.Type, Key: input.Key, Namespace: namespace, FilterKeys: filterKeys, Index: index } as NomadEvent;
+  // The record is what a client parses back (not the caller's object: no undefined, no Dates),
+  // parsed when first read: the buffer holds thousands of frames, and most records are never read.
+  Object.defineProperty(event, "Payload", {
+    enumerable: true,
+    configurable: true,
+    get: () => (payloadValue === undefined ? (payloadValue = JSON.parse(payloadJson) as Record<string, unknown> | null) : payloadValue),
+  });
+  return { event, json };
 }
 
 export function encodeFrame(index: number, events: PublishFrame): EncodedFrame {
