@@ -1,3 +1,5 @@
+// First: the heap policy applies before the rest of the streamer loads.
+import "./heap-policy";
 import { createLogger } from "../../shared/observability/logger";
 import { readStreamerConfig } from "./config";
 import { startStreamerProcess } from "./process";
