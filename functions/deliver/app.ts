@@ -4,6 +4,7 @@ import type { Env } from "../../shared/config/env";
 import { Deliverer, type QueuedMessage } from "../../shared/delivery/deliverer";
 import { DynamoDeliveryLog } from "../../shared/delivery/delivery-log";
 import { SinkCache } from "../../shared/delivery/sink-cache";
+import { dynamoSinkDirectory } from "../../shared/delivery/sink-directory";
 import { SqsDeliveryQueue } from "../../shared/delivery/sqs-delivery-queue";
 import { AddressGuard } from "../../shared/delivery/ssrf-guard";
 import { WebhookClient } from "../../shared/delivery/webhook-client";
@@ -36,7 +37,7 @@ export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): 
   const deliverer = new Deliverer({
     sinks,
     // One change-version read per batch finds every sink of the batch (no tokens: delivery does not need them).
-    directory: new SinkCache(sinks, { ttlMs: config.sinkCacheMs }),
+    directory: new SinkCache(sinks, { load: dynamoSinkDirectory(dynamo, config.sinksTable, { tokens: false }), ttlMs: config.sinkCacheMs }),
     log: new DynamoDeliveryLog({ tableName: config.deliveriesTable, ttlDays: config.logTtlDays, client: dynamo }),
     // Keep-alive pool; redirects are never followed (undici's request does not follow them).
     webhooks: new WebhookClient({ dispatcher: guard.dispatcher({ connectTimeout: config.connectTimeoutMs, keepAliveTimeout: 30_000 }), timeoutMs: config.timeoutMs, userAgent: USER_AGENT }),

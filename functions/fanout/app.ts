@@ -3,10 +3,10 @@ import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type { Env } from "../../shared/config/env";
 import { Fanout } from "../../shared/delivery/fanout";
 import { SinkCache } from "../../shared/delivery/sink-cache";
+import { dynamoSinkDirectory } from "../../shared/delivery/sink-directory";
 import { SqsDeliveryQueue } from "../../shared/delivery/sqs-delivery-queue";
 import type { MetricsSink } from "../../shared/observability/metrics";
 import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
-import { DynamoTokenStore } from "../../shared/tokens/dynamo-token-store";
 import { DynamoReplayStore } from "../../shared/replay/dynamo-replay-store";
 import { S3PayloadStore } from "../../shared/streamer/payload-store";
 import { readFanoutConfig } from "./config";
@@ -19,7 +19,8 @@ export function fanoutFromEnv(env: Env, logger: Logger, metrics: MetricsSink): (
   const dynamo = new LeanDynamoDBClient({});
   const payloads = S3PayloadStore.fromConfig(config);
   const fanout = new Fanout({
-    sinks: new SinkCache(new DynamoSinkStore({ tableName: config.sinksTable, client: dynamo }), { tokens: new DynamoTokenStore({ tableName: config.sinksTable, client: dynamo }), ttlMs: config.sinkCacheMs }),
+    // One Scan of the table reads both the sinks and the team tokens that bound them.
+    sinks: new SinkCache(new DynamoSinkStore({ tableName: config.sinksTable, client: dynamo }), { load: dynamoSinkDirectory(dynamo, config.sinksTable, { tokens: true }), ttlMs: config.sinkCacheMs }),
     queue: new SqsDeliveryQueue({ queueUrl: config.queueUrl }),
     ...(payloads ? { offload: (detail) => payloads.offload(detail) } : {}),
     maxMessageBytes: config.maxMessageBytes,

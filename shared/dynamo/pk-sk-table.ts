@@ -42,13 +42,24 @@ export async function ensurePkSkTable(client: DynamoDBClient, tableName: string)
 
 /** Every item of one kind (sort key `sk`), read with a consistent Scan page after page (`pageSize` items read a page). */
 export async function scanBySortKey<T>(client: DynamoDBClient, tableName: string, sk: string, from: (item: Record<string, AttributeValue>) => T, pageSize?: number): Promise<T[]> {
-  const found: T[] = [];
+  return (await scanBySortKeys(client, tableName, [sk], pageSize)).get(sk)!.map(from);
+}
+
+/**
+ * Every item of several kinds in one pass over the table (one consistent Scan, page after
+ * page), by sort key: reading two kinds costs what reading one does.
+ */
+export async function scanBySortKeys(client: DynamoDBClient, tableName: string, sortKeys: readonly string[], pageSize?: number): Promise<Map<string, Array<Record<string, AttributeValue>>>> {
+  const found = new Map(sortKeys.map((sk) => [sk, [] as Array<Record<string, AttributeValue>>]));
+  const values = Object.fromEntries(sortKeys.map((sk, i) => [`:sk${i}`, { S: sk }]));
+  const filter = sortKeys.length === 1 ? "sk = :sk0" : `sk IN (${Object.keys(values).join(", ")})`;
   let startKey: Record<string, AttributeValue> | undefined;
   do {
-    const page = await client.send(
-      new ScanCommand({ TableName: tableName, ConsistentRead: true, FilterExpression: "sk = :sk", ExpressionAttributeValues: { ":sk": { S: sk } }, ExclusiveStartKey: startKey, Limit: pageSize }),
-    );
-    for (const item of page.Items ?? []) found.push(from(item));
+    const page = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, FilterExpression: filter, ExpressionAttributeValues: values, ExclusiveStartKey: startKey, Limit: pageSize }));
+    for (const item of page.Items ?? []) {
+      const sk = item.sk?.S;
+      if (sk !== undefined) found.get(sk)?.push(item);
+    }
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
   return found;
