@@ -35,6 +35,7 @@
  * refused, quotas and throttling other than injected ones.
  */
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -224,6 +225,8 @@ export async function startLocalEventBridge(options: LocalEventBridgeOptions = {
   // onAccepted runs one call at a time so routing sees events in acceptance order.
   let acceptChain: Promise<void> = Promise.resolve();
   const closing = new AbortController();
+  // Every answer held back (a set delay) listens here until it is sent: any number at once is expected.
+  setMaxListeners(0, closing.signal);
 
   function takeOutage(): Outage | undefined {
     const current = outage;
