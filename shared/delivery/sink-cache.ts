@@ -16,11 +16,10 @@ export function sinkCacheMs(env: Env): number {
 }
 
 export interface SinkCacheOptions {
-  /** Where team tokens are read (their namespaces bound their team's sinks). @default no tokens: team sinks receive nothing */
-  readonly tokens?: { list(): Promise<{ value: readonly ScopeGrant[] }> };
   /**
-   * Reads the sinks and grants in one go instead of the store's `list()` and `tokens.list()`
-   * (dynamoSinkDirectory: one Scan of the table for both). The store still gives the change version.
+   * Reads the sinks and the team tokens' grants (their namespaces bound their team's sinks):
+   * dynamoSinkDirectory, one Scan of the table for both. The store still gives the change
+   * version. @default the store's `list()` and no grants (team sinks then receive nothing)
    */
   readonly load?: () => Promise<SinkDirectory>;
   /** How long a read serves when the store's index has not moved either. @default 5_000 */
@@ -82,8 +81,7 @@ export class SinkCache {
 
   private async read(): Promise<SinkDirectory> {
     if (this.options.load) return this.options.load();
-    const [{ value: sinks }, grants] = await Promise.all([this.store.list(), this.options.tokens ? this.options.tokens.list().then((t) => t.value) : Promise.resolve([])]);
-    return { sinks, grants };
+    return { sinks: (await this.store.list()).value, grants: [] };
   }
 
   /** `version`: the change version just read, when the caller has it (else read here). */
