@@ -110,10 +110,6 @@ export class DynamoDeliveryLog implements DeliveryLog {
   }
 
   /** One attempt, written as recordAll writes it. */
-  record(attempt: DeliveryAttempt): Promise<void> {
-    return this.recordAll([attempt]);
-  }
-
   async recordAll(attempts: readonly DeliveryAttempt[]): Promise<void> {
     if (attempts.length === 0) return;
     // One key twice in a request is refused by BatchWriteItem; as with PutItem, the last one stands.

@@ -196,7 +196,7 @@ describe("deliver: webhooks through the FIFO queue", () => {
     const { pipeline, receiver } = await setup();
     const old = await register(pipeline, receiver, "alerts");
     const log = new DynamoDeliveryLog({ tableName: pipeline.deliveriesTable, client: pipeline.dynamo });
-    await log.record({ SinkID: "alerts", SinkIndex: old.CreateIndex, DeliveryID: "msg_old", Attempt: 1, Outcome: "delivered", StatusCode: 204, LatencyMs: 1, Error: "", Events: 1, FirstIndex: 1, LastIndex: 1, At: Date.now() });
+    await log.recordAll([{ SinkID: "alerts", SinkIndex: old.CreateIndex, DeliveryID: "msg_old", Attempt: 1, Outcome: "delivered", StatusCode: 204, LatencyMs: 1, Error: "", Events: 1, FirstIndex: 1, LastIndex: 1, At: Date.now() }]);
     await pipeline.sinks.delete("alerts");
     const reborn = await register(pipeline, receiver, "alerts");
     expect(reborn.CreateIndex).toBeGreaterThan(old.CreateIndex);

@@ -81,7 +81,7 @@ describe("DynamoDeliveryLog.recordAll", () => {
 
     // record() and recordAll() write the same item.
     const { log: other } = await newLog();
-    await other.record(attempts[45]!);
+    await other.recordAll([attempts[45]!]);
     expect(await all(other, "b")).toEqual([attempts[45]]);
   });
 

@@ -73,7 +73,7 @@ describe("sinks API: delivery state, attempts and redrive", () => {
     const { api, deliveries } = await sinksApi();
     await api(register("s", "https://hooks.example.com/nomad"));
     for (let n = 1; n <= 5; n++) {
-      await deliveries.record({ SinkID: "s", DeliveryID: `msg_${n}`, Attempt: 1, Outcome: n === 5 ? "retrying" : "delivered", StatusCode: n === 5 ? 503 : 200, LatencyMs: 10 * n, Error: n === 5 ? "HTTP 503" : "", Events: 1, FirstIndex: n, LastIndex: n, At: 1_000 * n, ...(n === 5 ? { NextAttemptAt: 9_000 } : {}) });
+      await deliveries.recordAll([{ SinkID: "s", DeliveryID: `msg_${n}`, Attempt: 1, Outcome: n === 5 ? "retrying" : "delivered", StatusCode: n === 5 ? 503 : 200, LatencyMs: 10 * n, Error: n === 5 ? "HTTP 503" : "", Events: 1, FirstIndex: n, LastIndex: n, At: 1_000 * n, ...(n === 5 ? { NextAttemptAt: 9_000 } : {}) }]);
     }
     const first = await api(httpApiEvent("GET", "/v1/event/sink/s/deliveries?per_page=2"));
     expect(first.statusCode).toBe(200);
