@@ -216,8 +216,9 @@ export class Deliverer {
         if (disabled !== undefined) {
           const reason = `the sink is disabled: ${disabled}`;
           const index = parsedHead.message.detail.event.Index;
-          const record: DeliveryAttempt = { SinkID: sinkId, DeliveryID: webhookId([parsedHead.message.deliveryId]), Attempt: 0, Outcome: "dead-lettered", StatusCode: 0, LatencyMs: 0, Error: reason, Events: 1, FirstIndex: index, LastIndex: index, At: this.now(), SinkIndex: sink.CreateIndex };
-          await this.deadLetter([head], reason, 0, record, writes);
+          // No request was made: attempt 0, no status, no latency.
+          const notSent = { sinkId, sinkIndex: sink.CreateIndex, id: webhookId([parsedHead.message.deliveryId]), attempt: 0, result: { latencyMs: 0 }, events: 1, firstIndex: index, lastIndex: index, at: this.now() };
+          await this.deadLetter([head], reason, 0, attemptRecord(notSent, "dead-lettered", reason), writes);
           i++;
           continue;
         }
@@ -357,7 +358,7 @@ export class Deliverer {
 
 /** The record of one POST, made by `attempt()`. */
 function attemptRecord(
-  made: { sinkId: string; sinkIndex: number; id: string; attempt: number; result: AttemptResult; events: number; firstIndex: number; lastIndex: number; at: number },
+  made: { sinkId: string; sinkIndex: number; id: string; attempt: number; result: { readonly status?: number | undefined; readonly latencyMs: number }; events: number; firstIndex: number; lastIndex: number; at: number },
   outcome: AttemptOutcome,
   error: string,
   nextAttemptAt?: number,
