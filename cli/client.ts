@@ -56,12 +56,14 @@ export interface ReplayRequest {
   SinkID?: string;
 }
 
-export interface ClientOptions {
+interface ClientOptions {
   /** The API's base URL, e.g. http://127.0.0.1:8080 (a path prefix is kept). */
   readonly address: string;
   readonly token?: string;
-  readonly timeoutMs?: number;
 }
+
+/** How long an API call may wait to connect, for the answer's headers, and between chunks of its body. */
+const TIMEOUT_MS = 30_000;
 
 type Method = "GET" | "PUT" | "POST" | "DELETE";
 
@@ -70,11 +72,10 @@ const seg = (value: string) => encodeURIComponent(value);
 export function createClient(options: ClientOptions) {
   const base = new URL(options.address);
   const prefix = base.pathname.replace(/\/+$/, "");
-  const timeout = options.timeoutMs ?? 30_000;
   // undici is loaded at the first request: help and usage errors start faster without it.
   let loaded: Promise<{ request: typeof import("undici").request; dispatcher: Agent }> | undefined;
   const undici = () =>
-    (loaded ??= import("undici").then(({ Agent, request }) => ({ request, dispatcher: new Agent({ headersTimeout: timeout, bodyTimeout: timeout, connect: { timeout } }) })));
+    (loaded ??= import("undici").then(({ Agent, request }) => ({ request, dispatcher: new Agent({ headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS, connect: { timeout: TIMEOUT_MS } }) })));
 
   async function call(method: Method, path: string, body?: string, query: Record<string, string | undefined> = {}) {
     const url = new URL(`${prefix}${path}`, base);

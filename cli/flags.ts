@@ -7,7 +7,7 @@
 import { parseGoBool } from "../shared/config/env";
 import { UsageError } from "./errors";
 
-export type FlagKind = "string" | "bool" | "list";
+type FlagKind = "string" | "bool" | "list";
 
 export interface FlagSpec {
   readonly name: string;

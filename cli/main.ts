@@ -10,9 +10,9 @@ import { parseArgs, type FlagSpec } from "./flags";
  * usage error (what was wrong and what was received); never a stack trace for either.
  */
 
-export const DEFAULT_ADDRESS = "http://127.0.0.1:8080";
-export const ADDRESS_VARIABLE = "NOMAD_EVENT_SINKS_ADDR";
-export const TOKEN_VARIABLE = "NOMAD_EVENT_SINKS_TOKEN";
+const DEFAULT_ADDRESS = "http://127.0.0.1:8080";
+const ADDRESS_VARIABLE = "NOMAD_EVENT_SINKS_ADDR";
+const TOKEN_VARIABLE = "NOMAD_EVENT_SINKS_TOKEN";
 
 export interface Io {
   out(text: string): void;
@@ -44,7 +44,7 @@ function commandLines(commands: readonly Command[], full: boolean): string {
   return commands.map((c, i) => `    ${names[i]!.padEnd(width)}    ${c.synopsis}`).join("\n");
 }
 
-export function topHelp(): string {
+function topHelp(): string {
   const groups = groupNames.map((g) => `${g[0]!.toUpperCase()}${g.slice(1)} commands (${GROUPS[g].toLowerCase()}):\n${commandLines(COMMANDS.filter((c) => c.group === g), true)}`).join("\n\n");
   return `Usage: ${PROGRAM} [-version] [-help] <command> <subcommand> [options] [args]
 
@@ -82,7 +82,7 @@ For a subcommand's options: ${PROGRAM} ${group} <subcommand> -help
 `;
 }
 
-export function commandHelp(command: Command): string {
+function commandHelp(command: Command): string {
   const own = [...command.flags, ...(command.json ? [JSON_FLAG] : [])];
   const title = `${command.name[0]!.toUpperCase()}${command.name.slice(1)}`;
   return `Usage: ${PROGRAM} ${command.group} ${command.name} [options]${command.usage ? ` ${command.usage}` : ""}

@@ -66,8 +66,7 @@ function decodeBody(event: APIGatewayProxyEventV2): Buffer | undefined {
   return event.isBase64Encoded ? Buffer.from(event.body, "base64") : Buffer.from(event.body, "utf8");
 }
 
-/** Page size of `GET /v1/event/sink/:id/deliveries`: Nomad's `per_page`. */
-
+/** Page size of `GET /v1/event/sink/:id/deliveries`: Nomad's `per_page` (limits in limits.ts). */
 function perPage(query: Readonly<Record<string, string | undefined>>): number {
   const raw = query.per_page;
   if (raw === undefined || raw === "") return DELIVERIES_PER_PAGE_DEFAULT;

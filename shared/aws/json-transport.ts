@@ -35,14 +35,14 @@ export interface JsonService {
 }
 
 /** The parts of an SDK client's resolved configuration read here. */
-export interface SdkClientLike {
+interface SdkClientLike {
   readonly config: {
     region(): Promise<string>;
     credentials(): Promise<AwsCredentialIdentity>;
   };
 }
 
-export interface JsonAnswer {
+interface JsonAnswer {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly text: string;
@@ -192,7 +192,7 @@ async function lambdaTraceHeaders(): Promise<Record<string, string>> {
   return headers;
 }
 
-export function header(headers: Readonly<Record<string, string | string[] | undefined>>, name: string): string | undefined {
+function header(headers: Readonly<Record<string, string | string[] | undefined>>, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }

@@ -74,7 +74,7 @@ export class SigV4Signer {
 let lastStamp: { second: number; text: string } | undefined;
 
 /** `20261121T064912Z` (the last second's text is kept: calls come many to the second). */
-export function amzDate(date: Date): string {
+function amzDate(date: Date): string {
   const second = Math.floor(date.getTime() / 1000);
   if (lastStamp?.second === second) return lastStamp.text;
   const text = date.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");

@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { scanBySortKeys } from "../dynamo/pk-sk-table";
-import type { Sink } from "../sinks/sink";
+import { bySinkId, type Sink } from "../sinks/sink";
 import { SINK_SORT_KEY, sinkFromItem } from "../sinks/sink-item";
 import { TOKEN_SORT_KEY, tokenFromItem } from "../tokens/dynamo-token-store";
 import type { ScopeGrant } from "../tokens/scope";
@@ -21,7 +21,7 @@ export function dynamoSinkDirectory(client: DynamoDBClient, tableName: string, o
   return async () => {
     const items = await scanBySortKeys(client, tableName, kinds, options.pageSize);
     const sinks = items.get(SINK_SORT_KEY)!.map(sinkFromItem);
-    sinks.sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
+    sinks.sort(bySinkId);
     return { sinks, grants: (items.get(TOKEN_SORT_KEY) ?? []).map(tokenFromItem) };
   };
 }

@@ -125,7 +125,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private settled = false;
   private status = 0;
   private location: string | undefined;
-  private retryAfter: string | undefined;
+  private retryAfter: string | string[] | undefined;
   private excerpt = "";
   private bytes = 0;
 
@@ -148,7 +148,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.status = statusCode;
     if (statusCode >= 300) {
       this.location = first(headers.location);
-      this.retryAfter = first(headers["retry-after"]);
+      this.retryAfter = headers["retry-after"];
     }
   }
 

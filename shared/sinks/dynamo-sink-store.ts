@@ -11,7 +11,7 @@ import { DEFAULT_WRITE_ATTEMPTS, IndexCounter } from "../dynamo/index-counter";
 import { scanBySortKey } from "../dynamo/pk-sk-table";
 import { NotFoundError } from "../errors";
 import { generateSecret, PREVIOUS_SECRET_GRACE_MS } from "./secret";
-import { SINK_NOT_FOUND, type PreviousSecret, type Sink, type SinkRegistration } from "./sink";
+import { bySinkId, SINK_NOT_FOUND, type PreviousSecret, type Sink, type SinkRegistration } from "./sink";
 import { previousSecretsToAttribute, SINK_SORT_KEY, sinkFromItem, sinkKey, topicsToAttribute } from "./sink-item";
 import type { SinkGuard, SinkStore, Written } from "./sink-store";
 import { LeanDynamoDBClient } from "../aws/lean-clients";
@@ -78,7 +78,7 @@ export class DynamoSinkStore implements SinkStore {
     // The index is read first, so it never claims more than the listed data reflects.
     const index = await this.counter.current();
     const sinks = await scanBySortKey(this.client, this.tableName, SINK_SORT_KEY, sinkFromItem, this.scanPageSize);
-    sinks.sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
+    sinks.sort(bySinkId);
     return { value: sinks, index };
   }
 

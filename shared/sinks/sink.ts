@@ -46,10 +46,15 @@ export interface PreviousSecret {
   readonly ExpiresAt: number;
 }
 
-/** What the API shows of a sink: Nomad's fields, in Nomad's order, and never a secret. */
+/** The order sinks are listed in: by ID, byte for byte (Nomad's list order). */
+export function bySinkId(a: Pick<Sink, "ID">, b: Pick<Sink, "ID">): number {
+  return a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0;
+}
+
 /** What a missing sink answers (and one the caller may not see: names do not leak). */
 export const SINK_NOT_FOUND = "event sink not found";
 
+/** What the API shows of a sink: Nomad's fields, in Nomad's order, and never a secret. */
 export interface PublicSink {
   ID: string;
   Type: string;
