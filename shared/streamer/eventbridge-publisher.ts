@@ -46,9 +46,12 @@ export class EventBridgePublisher {
    */
   private readonly stop = new AbortController();
   private readonly forwardAbort = () => this.stop.abort(this.options.signal?.reason);
+  /** What calls and waits listen to: `stop`'s signal with a caller's signal, none without (no listener per call then). */
+  private readonly callSignal: AbortSignal | undefined;
 
   constructor(private readonly options: EventBridgePublisherOptions = {}) {
     setMaxListeners(0, this.stop.signal);
+    this.callSignal = options.signal !== undefined ? this.stop.signal : undefined;
     if (options.signal?.aborted) this.forwardAbort();
     else options.signal?.addEventListener("abort", this.forwardAbort, { once: true });
     const client = options.client;
@@ -67,7 +70,7 @@ export class EventBridgePublisher {
       let callError: unknown;
       let errorCodes: string[] = [];
       try {
-        const result = await this.putEvents(remaining, this.options.signal !== undefined ? this.stop.signal : undefined);
+        const result = await this.putEvents(remaining, this.callSignal);
         const answered = result.Entries ?? [];
         const failed: BusEntry[] = [];
         const codes = new Set<string>();
@@ -87,7 +90,7 @@ export class EventBridgePublisher {
       }
       const waitMs = fullJitter(attempt, this.options.retryBaseMs ?? 100, this.options.retryCapMs ?? 20_000);
       this.options.onRetry?.({ attempt, failedEntries: remaining.length, errorCodes, ...(callError !== undefined ? { callError } : {}), waitMs });
-      await sleep(waitMs, this.options.signal !== undefined ? this.stop.signal : undefined);
+      await sleep(waitMs, this.callSignal);
     }
   }
 

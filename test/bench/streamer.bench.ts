@@ -27,9 +27,13 @@ function peakRssMb(pid: number): number {
  */
 const streamerNodeArgs = (process.env.BENCH_STREAMER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
-/** The container's NODE_OPTIONS (functions/streamer/Dockerfile; none today), so the figures are those of what ships. */
+/**
+ * The container's NODE_OPTIONS (functions/streamer/Dockerfile; none today), so the figures are
+ * those of what ships: `ENV NODE_OPTIONS=…` or a continued `ENV` line, the value quoted or not.
+ */
 function containerNodeOptions(root: string): string {
-  return /^\s*NODE_OPTIONS=(\S+)/m.exec(readFileSync(join(root, "functions/streamer/Dockerfile"), "utf8"))?.[1] ?? "";
+  const match = /^\s*(?:ENV\s+)?NODE_OPTIONS=(?:"([^"]*)"|(\S+))/m.exec(readFileSync(join(root, "functions/streamer/Dockerfile"), "utf8"));
+  return match?.[1] ?? match?.[2] ?? "";
 }
 
 /**
