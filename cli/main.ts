@@ -125,8 +125,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
     }
     if (HELP_WORDS.has(first)) {
       // `help sink register` shows that command's help.
-      const target = argv[1] !== undefined && argv[2] !== undefined ? findCommand(argv[1], argv[2]) : undefined;
-      const group = argv[1] !== undefined && groupNames.includes(argv[1] as Command["group"]) ? (argv[1] as Command["group"]) : undefined;
+      const third = argv[2];
+      const target = second !== undefined && third !== undefined ? findCommand(second, third) : undefined;
+      const group = second !== undefined && groupNames.includes(second as Command["group"]) ? (second as Command["group"]) : undefined;
       io.out(target ? commandHelp(target) : group ? groupHelp(group) : topHelp());
       return 0;
     }
@@ -139,11 +140,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
       throw new UsageError(`unknown command ${JSON.stringify(first)}; the commands are ${groupNames.join(", ")} (each with subcommands)`);
     }
     const group = first as Command["group"];
-    if (second === undefined || HELP_WORDS.has(second)) {
-      if (second === undefined) {
-        io.err(groupHelp(group));
-        return 1;
-      }
+    if (second === undefined) {
+      io.err(groupHelp(group));
+      return 1;
+    }
+    if (HELP_WORDS.has(second)) {
       io.out(groupHelp(group));
       return 0;
     }
@@ -159,7 +160,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
       return 0;
     }
     const flagAddress = args.strings.get("address");
-    const address = normaliseAddress(flagAddress ?? nonEmpty(env[ADDRESS_VARIABLE]) ?? DEFAULT_ADDRESS, flagAddress !== undefined ? "-address" : nonEmpty(env[ADDRESS_VARIABLE]) !== undefined ? ADDRESS_VARIABLE : "the address");
+    const envAddress = nonEmpty(env[ADDRESS_VARIABLE]);
+    const address =
+      flagAddress !== undefined ? normaliseAddress(flagAddress, "-address") : envAddress !== undefined ? normaliseAddress(envAddress, ADDRESS_VARIABLE) : normaliseAddress(DEFAULT_ADDRESS, "the address");
     const token = nonEmpty(args.strings.get("token")) ?? nonEmpty(env[TOKEN_VARIABLE]);
     const client = createClient({ address, ...(token !== undefined ? { token } : {}) });
     try {
