@@ -20,7 +20,10 @@ import { AwsJsonTransport, type JsonService } from "./json-transport";
  * and keep the SDK's contract for callers:
  * - results carry `$metadata` (`httpStatusCode`, `requestId`, `attempts`, `totalRetryDelay`);
  * - binary values (`Uint8Array`: DynamoDB `B`/`BS`, SQS `BinaryValue`) go out as base64,
- *   and DynamoDB `B`/`BS` values come back as `Uint8Array`, as the SDK gives them;
+ *   and come back as `Uint8Array` (DynamoDB `B`/`BS`, a received message's `BinaryValue`
+ *   and `BinaryListValues`), as the SDK gives them;
+ * - a call's `abortSignal` ends it (an aborted call is not retried); other per-call options
+ *   send the call through the SDK;
  * - idempotency tokens are filled in once per call (TransactWriteItems' `ClientRequestToken`),
  *   so a retry of a transaction that committed without its answer is not run twice;
  * - errors are the SDK's: the name it would give (`X-Amzn-ErrorType` or `__type`; for SQS an
@@ -34,7 +37,8 @@ import { AwsJsonTransport, type JsonService } from "./json-transport";
  *   retry quota), deciding on the SDK's classification: throttling and transient errors
  *   (5xx 500/502/503/504, network errors, a clock the answer corrected) are retried;
  * - in Lambda, the invocation's trace headers go with each request (json-transport.ts).
- * Not kept: `Retry-After` hints, SendMessage's MD5 check of the body, the request handler's
+ * Not kept: `Retry-After` hints, the MD5 checks of sent and received message bodies, the SDK's
+ * long-poll retry scope for ReceiveMessage, the request handler's
  * settings (timeouts: undici's own apply, 300 s per answer), custom middleware, the `logger`,
  * `useQueueUrlAsEndpoint: true` (these clients always use the service endpoint), an older
  * (v1) custom `retryStrategy` (then the SDK sends), and the SDK's user-agent and
@@ -71,30 +75,48 @@ function bytesAsBase64(this: Record<string, unknown>, key: string, value: unknow
   return raw instanceof Uint8Array ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("base64") : value;
 }
 
-/** Whether a DynamoDB answer may hold a `B` or `BS` attribute value (only then is the slower reviver used). */
-function mayHoldBytes(text: string): boolean {
-  return text.includes('"B":') || text.includes('"BS":');
+/** How a service's answers carry bytes (as base64 text, which the SDK gives back as `Uint8Array`). */
+interface AnswerBytes {
+  /** Whether an answer's text may hold such values (only then is the slower reviver used). */
+  readonly mayHold: (text: string) => boolean;
+  readonly revive: (this: unknown, key: string, value: unknown) => unknown;
 }
 
-/** JSON.parse's reviver for DynamoDB answers: `{"B": "<base64>"}` and `{"BS": [...]}` attribute values as bytes. */
-function dynamoBytes(this: unknown, _key: string, value: unknown): unknown {
-  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record);
-    if (keys.length === 1) {
-      if (keys[0] === "B" && typeof record.B === "string") return { B: new Uint8Array(Buffer.from(record.B, "base64")) };
-      if (keys[0] === "BS" && Array.isArray(record.BS) && record.BS.every((b) => typeof b === "string")) return { BS: record.BS.map((b: string) => new Uint8Array(Buffer.from(b, "base64"))) };
+const base64Bytes = (text: string) => new Uint8Array(Buffer.from(text, "base64"));
+const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === "string");
+
+/** DynamoDB: `{"B": "<base64>"}` and `{"BS": [...]}` attribute values. */
+const DYNAMODB_BYTES: AnswerBytes = {
+  mayHold: (text) => text.includes('"B":') || text.includes('"BS":'),
+  revive(_key, value) {
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record);
+      if (keys.length === 1) {
+        if (keys[0] === "B" && typeof record.B === "string") return { B: base64Bytes(record.B) };
+        if (keys[0] === "BS" && isStringList(record.BS)) return { BS: record.BS.map(base64Bytes) };
+      }
     }
-  }
-  return value;
-}
+    return value;
+  },
+};
+
+/** SQS: a message attribute's `BinaryValue` and `BinaryListValues` (ReceiveMessage). */
+const SQS_BYTES: AnswerBytes = {
+  mayHold: (text) => text.includes('"BinaryValue":') || text.includes('"BinaryListValues":'),
+  revive(key, value) {
+    if (key === "BinaryValue" && typeof value === "string") return base64Bytes(value);
+    if (key === "BinaryListValues" && isStringList(value)) return value.map(base64Bytes);
+    return value;
+  },
+};
 
 interface LeanOptions {
   readonly service: JsonService;
   readonly operations: ReadonlySet<string>;
   /** The cache key of an operation's endpoint (DynamoDB's depends on the tables named). */
   readonly endpointKey: (operation: string, input: Record<string, unknown>) => string;
-  readonly revive?: (this: unknown, key: string, value: unknown) => unknown;
+  readonly bytes?: AnswerBytes;
   /** SQS answers in JSON and also gives its query protocol's error code (`x-amzn-query-error`). */
   readonly queryCompatible?: boolean;
   /** The service's Smithy namespace (an error `__type` in it is one the service models). */
@@ -124,19 +146,20 @@ class LeanSender {
     return ((command: unknown, ...rest: unknown[]) => {
       const operation = rest.length <= 1 && typeof rest[0] !== "function" ? this.handles(command, rest[0]) : undefined;
       if (operation === undefined) return sdk(command, ...rest);
-      return this.send(operation, command as LeanCommand, () => sdk(command));
+      const signal = (rest[0] as { abortSignal?: AbortSignal } | undefined)?.abortSignal;
+      return this.send(operation, command as LeanCommand, signal, () => sdk(command, ...rest));
     }) as unknown as Send;
   }
 
   /** The operation's name when this sender handles the command, else undefined (the SDK sends it). */
   private handles(command: unknown, options: unknown): string | undefined {
-    // Per-call HTTP options (an abort signal, a request timeout) are the SDK handler's to honour.
-    if (options !== undefined && (typeof options !== "object" || options === null || Object.keys(options).length > 0)) return undefined;
+    // An abort signal is honoured here; other per-call HTTP options (a request timeout) are the SDK handler's.
+    if (options !== undefined && (typeof options !== "object" || options === null || Object.keys(options).some((key) => key !== "abortSignal"))) return undefined;
     const operation = operationOf(command as LeanCommand);
     return operation !== undefined && this.options.operations.has(operation) ? operation : undefined;
   }
 
-  private async send(operation: string, command: LeanCommand, viaSdk: () => Promise<unknown>): Promise<unknown> {
+  private async send(operation: string, command: LeanCommand, signal: AbortSignal | undefined, viaSdk: () => Promise<unknown>): Promise<unknown> {
     // The client's own retry strategy (its attempts, delays, quota); a custom one of the older kind goes through the SDK.
     const strategy = await this.retryStrategy();
     if (strategy === undefined) return viaSdk();
@@ -151,16 +174,18 @@ class LeanSender {
     for (let attempt = 1; ; attempt++) {
       let error: Error;
       try {
-        const answer = await this.transport.call(target, operation, body);
+        const answer = await this.transport.call(target, operation, body, signal);
         const $metadata = { httpStatusCode: answer.status, requestId: answer.requestId, attempts: attempt, totalRetryDelay, ...(answer.clockSkewCorrected ? { clockSkewCorrected: true as const } : {}) };
         if (answer.status >= 200 && answer.status < 300) {
-          const output = answer.text === "" ? {} : (JSON.parse(answer.text, this.options.revive && mayHoldBytes(answer.text) ? this.options.revive : undefined) as Record<string, unknown>);
+          const output = answer.text === "" ? {} : (JSON.parse(answer.text, this.reviverFor(answer.text)) as Record<string, unknown>);
           strategy.recordSuccess(token);
           return { ...output, $metadata };
         }
         error = this.serviceError(answer.status, answer.headers, answer.text, $metadata);
       } catch (thrown) {
         if (thrown instanceof ServiceException || !(thrown instanceof Error)) throw thrown;
+        // An aborted call ends here: the caller asked for it, there is nothing to retry.
+        if (signal?.aborted) throw thrown;
         error = thrown;
       }
       const waited = performance.now();
@@ -179,6 +204,11 @@ class LeanSender {
     this.transport.destroy();
   }
 
+  private reviverFor(text: string): AnswerBytes["revive"] | undefined {
+    const bytes = this.options.bytes;
+    return bytes !== undefined && bytes.mayHold(text) ? bytes.revive : undefined;
+  }
+
   private async retryStrategy(): Promise<RetryStrategyV2 | undefined> {
     const provider = this.client.config.retryStrategy;
     const strategy = typeof provider === "function" ? await (provider as () => Promise<unknown>)() : provider;
@@ -190,7 +220,7 @@ class LeanSender {
     const { type, message } = awsJsonError(headers, text);
     let members: unknown;
     try {
-      members = JSON.parse(text, this.options.revive && mayHoldBytes(text) ? this.options.revive : undefined);
+      members = JSON.parse(text, this.reviverFor(text));
     } catch {
       members = undefined;
     }
@@ -245,7 +275,7 @@ export class LeanDynamoDBClient extends DynamoDBClient {
       service: { contentType: "application/x-amz-json-1.0", targetPrefix: "DynamoDB_20120810", signingName: "dynamodb" },
       operations: DYNAMODB_OPERATIONS,
       endpointKey: dynamoEndpointKey,
-      revive: dynamoBytes,
+      bytes: DYNAMODB_BYTES,
       idempotencyTokens: { TransactWriteItems: "ClientRequestToken" },
       retryableErrors: new Set(["ReplicatedWriteConflictException"]),
     });
@@ -259,8 +289,8 @@ export class LeanDynamoDBClient extends DynamoDBClient {
   }
 }
 
-/** SQS's message operations that carry no answer bytes (ReceiveMessage's binary attributes go through the SDK). */
-const SQS_OPERATIONS = new Set(["SendMessage", "SendMessageBatch", "DeleteMessage", "DeleteMessageBatch", "ChangeMessageVisibility", "ChangeMessageVisibilityBatch"]);
+/** SQS's message operations. */
+const SQS_OPERATIONS = new Set(["SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "ChangeMessageVisibility", "ChangeMessageVisibilityBatch"]);
 
 export class LeanSQSClient extends SQSClient {
   private readonly lean: LeanSender;
@@ -273,6 +303,7 @@ export class LeanSQSClient extends SQSClient {
       endpointKey: (operation) => operation,
       queryCompatible: true,
       namespace: "com.amazonaws.sqs",
+      bytes: SQS_BYTES,
     });
     this.send = this.lean.sendOr(super.send.bind(this));
   }

@@ -15,10 +15,9 @@ import {
   UpdateItemCommand,
   type AttributeValue,
 } from "@aws-sdk/client-dynamodb";
-import { CreateQueueCommand, QueueDoesNotExist, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient, type Message } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, DeleteMessageBatchCommand, QueueDoesNotExist, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient, type Message, type ReceiveMessageCommandInput } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LeanDynamoDBClient, LeanSQSClient } from "../../shared/aws/lean-clients";
-import { sqsClient } from "../../shared/aws/sqs-client";
 import { USER_AGENT } from "../../shared/version";
 import { uniqueName } from "../support/names";
 
@@ -159,7 +158,8 @@ describe("LeanDynamoDBClient answers as the SDK does", () => {
 });
 
 describe("LeanSQSClient", () => {
-  const sdkSqs = sqsClient();
+  // The SDK's own client (sqsClient() gives a lean one), pointed where sqsClient() points.
+  const sdkSqs = new SQSClient({ useQueueUrlAsEndpoint: false });
   const leanSqs = new LeanSQSClient({ useQueueUrlAsEndpoint: false });
   afterAll(() => {
     sdkSqs.destroy();
@@ -197,6 +197,53 @@ describe("LeanSQSClient", () => {
     expect(byLean.name).toBe(bySdk.name);
     expect(byLean).toBeInstanceOf(QueueDoesNotExist);
     expect(byLean.Code).toBe(bySdk.Code);
+  });
+
+  const RECEIVE: Omit<ReceiveMessageCommandInput, "QueueUrl"> = { MaxNumberOfMessages: 1, WaitTimeSeconds: 0, MessageSystemAttributeNames: ["All"], MessageAttributeNames: ["All"] };
+
+  it("receives messages in the shape the SDK gives them (binary attributes as bytes), and deletes them", async () => {
+    const { QueueUrl } = await sdkSqs.send(new CreateQueueCommand({ QueueName: uniqueName("lean-receive") }));
+    await sdkSqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl,
+        Entries: [1, 2].map((n) => ({ Id: `e${n}`, MessageBody: `{"n":${n},"text":"naïve ✓"}`, MessageAttributes: { kind: { DataType: "String", StringValue: `k${n}` }, raw: { DataType: "Binary", BinaryValue: new Uint8Array([n, 255]) } } })),
+      }),
+    );
+    const viaLean = (await leanSqs.send(new ReceiveMessageCommand({ QueueUrl, ...RECEIVE }))).Messages ?? [];
+    const viaSdk = (await sdkSqs.send(new ReceiveMessageCommand({ QueueUrl, ...RECEIVE }))).Messages ?? [];
+    expect(viaLean).toHaveLength(1);
+    expect(viaSdk).toHaveLength(1);
+    const [a, b] = [viaLean[0]!, viaSdk[0]!];
+    expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
+    expect(Object.keys(a.Attributes ?? {}).sort()).toEqual(Object.keys(b.Attributes ?? {}).sort());
+    expect(a.Attributes?.ApproximateReceiveCount).toBe("1");
+    expect([a.Body, b.Body].sort()).toEqual(['{"n":1,"text":"naïve ✓"}', '{"n":2,"text":"naïve ✓"}']);
+    const n = a.Body!.includes('"n":1') ? 1 : 2;
+    expect(a.MessageAttributes?.kind?.StringValue).toBe(`k${n}`);
+    expect(a.MessageAttributes?.raw?.BinaryValue).toBeInstanceOf(Uint8Array);
+    expect([...a.MessageAttributes!.raw!.BinaryValue!]).toEqual([n, 255]);
+
+    const deleted = await leanSqs.send(new DeleteMessageBatchCommand({ QueueUrl, Entries: [a, b].map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle })) }));
+    expect(deleted.Successful?.map((s) => s.Id).sort()).toEqual(["d0", "d1"]);
+    const after = await sdkSqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 0 }));
+    expect(after.Messages ?? []).toEqual([]);
+  });
+
+  it("names a receive from a missing queue's error and what SQS said", async () => {
+    const error = await rejection(leanSqs.send(new ReceiveMessageCommand({ QueueUrl: `${process.env.AWS_ENDPOINT_URL_SQS}/000000000000/${uniqueName("missing")}`, ...RECEIVE })));
+    expect(error).toBeInstanceOf(QueueDoesNotExist);
+    expect((error.$metadata as { httpStatusCode: number }).httpStatusCode).toBe(400);
+    expect(error.message).toMatch(/does not exist/);
+  });
+
+  it("gives up a long poll when its abort signal fires, without retrying it", async () => {
+    const { QueueUrl } = await sdkSqs.send(new CreateQueueCommand({ QueueName: uniqueName("lean-abort") }));
+    const stop = new AbortController();
+    const polling = leanSqs.send(new ReceiveMessageCommand({ QueueUrl, ...RECEIVE, WaitTimeSeconds: 20 }), { abortSignal: stop.signal });
+    setTimeout(() => stop.abort(), 50);
+    const started = Date.now();
+    await expect(polling).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
 
@@ -244,12 +291,16 @@ describe("LeanDynamoDBClient on the wire", () => {
     expect(seen[1]!.headers["x-amz-target"]).toBe("DynamoDB_20120810.CreateTable");
     expect(seen[1]!.headers["user-agent"]).not.toBe(USER_AGENT);
 
-    // Per-call HTTP options are the SDK handler's to honour: such a call goes through the SDK.
+    // Per-call HTTP options other than an abort signal are the SDK handler's to honour: such a call goes through the SDK.
     script = [{ status: 200, body: '{"Item":{"pk":{"S":"k"}}}' }];
-    const viaSdk = await c.send(get, { abortSignal: new AbortController().signal });
+    const viaSdk = await c.send(get, { requestTimeout: 5_000 });
     expect(viaSdk.Item).toEqual({ pk: { S: "k" } });
     expect(seen[2]!.headers["x-amz-target"]).toBe("DynamoDB_20120810.GetItem");
     expect(seen[2]!.headers["user-agent"]).not.toBe(USER_AGENT);
+    // An abort signal alone stays on the lean path, which honours it.
+    const withSignal = await c.send(get, { abortSignal: new AbortController().signal });
+    expect(withSignal.Item).toEqual({ pk: { S: "k" } });
+    expect(seen[3]!.headers["user-agent"]).toBe(USER_AGENT);
     c.destroy();
   });
 

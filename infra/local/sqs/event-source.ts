@@ -1,11 +1,11 @@
-import type { Message } from "@aws-sdk/client-sqs";
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { sqsClient } from "../../../shared/aws/sqs-client";
 import { sleep } from "../../../shared/retry/backoff";
-import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from "../local-aws";
-import { LocalSqsJsonClient } from "./json-client";
+import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from "../local-aws";
 
 export interface SqsEventSourceOptions {
-  /** The local SQS (fauxqs), `http://127.0.0.1:<port>`: polled as Lambda's pollers poll SQS, without the AWS SDK (sqs/json-client.ts). */
+  /** The local SQS (fauxqs), `http://127.0.0.1:<port>`: polled as Lambda's pollers poll SQS, through the lean SQS client (no SDK middleware per call). */
   readonly endpoint: string;
   readonly queueUrl: string;
   /** The function: gets an SQS event, answers with the records that failed. */
@@ -36,13 +36,12 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   const batchSize = Math.min(options.batchSize ?? 10, 10);
   const arn = `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${options.queueUrl.split("/").pop() ?? "queue"}`;
 
-  const sqs = new LocalSqsJsonClient(options.endpoint);
+  const sqs = sqsClient({ endpoint: options.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
 
   const receive = async (max: number, waitSeconds: number): Promise<Message[]> => {
-    const { Messages = [] } = await sqs.call<{ Messages?: Message[] }>(
-      "ReceiveMessage",
-      { QueueUrl: options.queueUrl, MaxNumberOfMessages: max, WaitTimeSeconds: waitSeconds, MessageSystemAttributeNames: ["All"], MessageAttributeNames: ["All"] },
-      stopping.signal,
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: max, WaitTimeSeconds: waitSeconds, MessageSystemAttributeNames: ["All"], MessageAttributeNames: ["All"] }),
+      { abortSignal: stopping.signal },
     );
     return Messages;
   };
@@ -79,7 +78,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     }
     const done = messages.filter((m) => !failed.has(m.MessageId ?? ""));
     for (let start = 0; start < done.length; start += 10) {
-      await sqs.call("DeleteMessageBatch", { QueueUrl: options.queueUrl, Entries: done.slice(start, start + 10).map((m, i) => ({ Id: `d${start + i}`, ReceiptHandle: m.ReceiptHandle })) });
+      await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: options.queueUrl, Entries: done.slice(start, start + 10).map((m, i) => ({ Id: `d${start + i}`, ReceiptHandle: m.ReceiptHandle })) }));
     }
   };
 
@@ -91,7 +90,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
       (stopped ??= (async () => {
         stopping.abort();
         await Promise.allSettled(loops);
-        await sqs.close();
+        sqs.destroy();
       })()),
   };
 }
