@@ -1,5 +1,6 @@
 import { generateSecret } from "../../shared/sinks/secret";
 import { startLocalRuntime, type LocalRuntime, type RuntimeCounters } from "./runtime";
+import { managementTokenFile } from "./management-token";
 
 const HELP = `nomad-event-sinks local runtime: the whole pipeline on this machine
 
@@ -50,7 +51,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 function banner(runtime: LocalRuntime): string {
   const { apiUrl, token, dataDir } = runtime;
-  const tokenFile = `${dataDir}/management-token`;
+  const tokenFile = managementTokenFile(dataDir);
   const tokenNote = runtime.tokenSource === "environment" ? "(from SINKS_MANAGEMENT_TOKEN)" : runtime.tokenSource === "saved" ? `(saved in ${tokenFile})` : `(generated, saved in ${tokenFile})`;
   const source =
     runtime.source.kind === "simulated"

@@ -22,7 +22,7 @@ import { startLocalEventBridge } from "./eventbridge/local-eventbridge";
 import { startFauxqsServer } from "./fauxqs-server";
 import { startHttpApiServer } from "./http-api-server";
 import { localAwsEnvironment } from "./local-aws";
-import { localManagementToken } from "./management-token";
+import { localManagementToken, managementTokenFile } from "./management-token";
 import { startSimulatedCluster, type SimulatedCluster } from "./nomad/simulated-cluster";
 import { startSqsEventSource, type SqsEventSource } from "./sqs/event-source";
 import { ensureQueueWithDlq } from "./sqs/queues";
@@ -157,7 +157,7 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   const { dataDir } = settings;
   // An unset or blank variable takes the local default, as optionalEnv reads them.
   for (const [name, value] of Object.entries(LOCAL_DEFAULTS)) if (optionalEnv(env, name) === undefined) env[name] = value;
-  const { token, source: tokenSource } = localManagementToken(env.SINKS_MANAGEMENT_TOKEN, join(dataDir, "management-token"));
+  const { token, source: tokenSource } = localManagementToken(env.SINKS_MANAGEMENT_TOKEN, managementTokenFile(dataDir));
   const snapshotFile = join(dataDir, "queues.json");
 
   const dynamo = await startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb") });
