@@ -4,10 +4,10 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { request } from "undici";
 import { freePort } from "../../infra/local/free-port";
 import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
 import { startSimulatedCluster, type SimulatedCluster } from "../../infra/local/nomad/simulated-cluster";
+import { apiCall } from "../support/api-call";
 import { startRuntimeProcess } from "../support/local-runtime-process";
 import { report, type Figure } from "./harness";
 
@@ -100,13 +100,7 @@ export async function runE2eBench(): Promise<boolean> {
   const notes: string[] = [];
   try {
     for (let i = 0; i < SINKS; i++) {
-      const response = await request(`http://127.0.0.1:${port}/v1/event/sink/bench-${i}`, {
-        method: "PUT",
-        headers: { "x-nomad-token": TOKEN },
-        body: JSON.stringify({ ID: `bench-${i}`, Type: "webhook", Address: `${receiver.url}/s${i}`, Topics: ALL ? { "*": ["*"] } : { Allocation: [`job${i}`] } }),
-      });
-      if (response.statusCode !== 200) throw new Error(`registering sink ${i}: ${response.statusCode} ${await response.body.text()}`);
-      await response.body.dump();
+      await apiCall(`http://127.0.0.1:${port}`, TOKEN, "PUT", `/v1/event/sink/bench-${i}`, { ID: `bench-${i}`, Type: "webhook", Address: `${receiver.url}/s${i}`, Topics: ALL ? { "*": ["*"] } : { Allocation: [`job${i}`] } });
     }
 
     /** Publishes `rate` single-event frames per second for `ms`; returns the indexes written. */

@@ -1,8 +1,8 @@
+import { apiCall } from "../support/api-call";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../infra/local/free-port";
 import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
@@ -75,11 +75,8 @@ function expectSuccess(run: Run): string {
 }
 
 /** The API's own answer, to compare the CLI's -json output with. */
-async function apiGet(path: string, token = TOKEN): Promise<unknown> {
-  const response = await request(`${api}${path}`, { headers: { "x-nomad-token": token } });
-  const text = await response.body.text();
-  if (response.statusCode !== 200) throw new Error(`GET ${path} answered ${response.statusCode}: ${text}`);
-  return JSON.parse(text);
+function apiGet(path: string, token = TOKEN): Promise<unknown> {
+  return apiCall(api, token, "GET", path);
 }
 
 /**

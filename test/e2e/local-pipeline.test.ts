@@ -1,7 +1,7 @@
+import { apiCall } from "../support/api-call";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../../infra/local/free-port";
 import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
@@ -49,12 +49,7 @@ async function setup(env: Record<string, string> = {}) {
     await current.waitFor(/nomad-event-sinks is running locally/, 90_000);
     return current;
   };
-  const call = async (method: "GET" | "PUT", path: string, body?: unknown) => {
-    const response = await request(`${api}${path}`, { method, headers: { "x-nomad-token": TOKEN }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-    const text = await response.body.text();
-    if (response.statusCode !== 200) throw new Error(`${method} ${path} answered ${response.statusCode}: ${text}`);
-    return (text === "" ? {} : JSON.parse(text)) as Record<string, unknown>;
-  };
+  const call = async (method: "GET" | "PUT", path: string, body?: unknown) => (await apiCall(api, TOKEN, method, path, body)) as Record<string, unknown>;
   const secret = generateSecret();
   const registerSink = (id: string, topics: TopicFilter) => call("PUT", `/v1/event/sink/${id}`, { ID: id, Type: "webhook", Address: receiver.url, Topics: topics, Secret: secret });
   /** Every request answered with 2xx, its signature verified by the official Standard Webhooks library (each once: the tests poll this). */

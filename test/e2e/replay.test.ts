@@ -1,7 +1,7 @@
+import { apiCall } from "../support/api-call";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../../infra/local/free-port";
 import { startSimulatedCluster } from "../../infra/local/nomad/simulated-cluster";
@@ -43,12 +43,7 @@ describe("replay end to end: a past window, to one sink only", () => {
     cleanups.push(() => runtime.stop("SIGTERM"));
     await runtime.waitFor(/nomad-event-sinks is running locally/, 90_000);
     const api = `http://127.0.0.1:${port}`;
-    const call = async (method: "GET" | "PUT" | "POST", path: string, body?: unknown) => {
-      const response = await request(`${api}${path}`, { method, headers: { "x-nomad-token": TOKEN }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-      const text = await response.body.text();
-      if (response.statusCode !== 200) throw new Error(`${method} ${path} answered ${response.statusCode}: ${text}`);
-      return JSON.parse(text === "" ? "{}" : text) as Record<string, unknown>;
-    };
+    const call = async (method: "GET" | "PUT" | "POST", path: string, body?: unknown) => (await apiCall(api, TOKEN, method, path, body)) as Record<string, unknown>;
 
     const sinks = await Promise.all(
       ["audit", "other"].map(async (id) => {
@@ -103,7 +98,7 @@ describe("replay end to end: a past window, to one sink only", () => {
     expect(other.deliveries().filter((d) => d.replay !== undefined)).toEqual([]);
     expect(other.deliveries().flatMap((d) => d.events).map(identity).sort()).toEqual(emitted);
     // It is listed, and its progress stays readable.
-    const listed = (await request(`${api}/v1/event/replays`, { headers: { "x-nomad-token": TOKEN } }).then((r) => r.body.json())) as Array<{ ID: string; State: string }>;
+    const listed = (await apiCall(api, TOKEN, "GET", "/v1/event/replays")) as Array<{ ID: string; State: string }>;
     expect(listed.map((r) => [r.ID, r.State])).toEqual([[id, "completed"]]);
     expect(await runtime.stop("SIGINT")).toBe(0);
   }, 240_000);

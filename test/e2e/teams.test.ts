@@ -1,7 +1,7 @@
+import { apiCall } from "../support/api-call";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../../infra/local/free-port";
 import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
@@ -39,12 +39,7 @@ describe("teams end to end: each team's webhook receives exactly its namespaces'
     await runtime.waitFor(/nomad-event-sinks is running locally/, 90_000);
 
     const api = `http://127.0.0.1:${port}`;
-    const call = async (token: string, method: "GET" | "PUT" | "POST", path: string, body?: unknown) => {
-      const response = await request(`${api}${path}`, { method, headers: { "x-nomad-token": token }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-      const text = await response.body.text();
-      if (response.statusCode !== 200) throw new Error(`${method} ${path} answered ${response.statusCode}: ${text}`);
-      return (text === "" ? {} : JSON.parse(text)) as Record<string, unknown>;
-    };
+    const call = async (token: string, method: "GET" | "PUT" | "POST", path: string, body?: unknown) => (await apiCall(api, token, method, path, body)) as Record<string, unknown>;
 
     // The platform owner makes a token per team; red sees web, blue sees batch and default and the node topics.
     const red = await call(TOKEN, "POST", "/v1/acl/token", { Name: "red", Type: "team", Team: "red", Namespaces: ["web"] });
