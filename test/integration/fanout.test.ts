@@ -1,3 +1,4 @@
+import { withReplayName } from "../../infra/local/eventbridge/accepted-event";
 import { randomUUID } from "node:crypto";
 import { sqsClient } from "../../shared/aws/sqs-client";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
@@ -450,7 +451,7 @@ describe("fanout: team scope, enforced on every event", () => {
 });
 
 describe("fanout: replayed events", () => {
-  const replayed = (detail: NomadBusDetail, replayName: string) => ingestRecord(eventBridgeBody(detail).replace(',"detail":', `,"replay-name":${JSON.stringify(replayName)},"detail":`));
+  const replayed = (detail: NomadBusDetail, replayName: string) => ingestRecord(withReplayName(eventBridgeBody(detail), replayName));
 
   it("sends a replay's events to its sink only, marked with the replay and deduplicated apart from the first delivery; an unknown replay's to none", async () => {
     const base = await setup();

@@ -64,3 +64,17 @@ export function eventEnvelopeJson(event: AcceptedEvent, where: { account?: strin
     `"resources":${JSON.stringify(event.resources)},"detail":${event.detail}}`
   );
 }
+
+/** The `time` and `source` of an envelope eventEnvelopeJson wrote (they come before `detail`), without parsing the detail. */
+export function envelopeHead(line: string): { time: number; source: string } | undefined {
+  const head = line.slice(0, line.indexOf(',"detail":'));
+  const time = /"time":"([^"]+)"/.exec(head)?.[1];
+  const source = /"source":"((?:[^"\\]|\\.)*)"/.exec(head)?.[1];
+  if (time === undefined || source === undefined) return undefined;
+  return { time: Date.parse(time), source: JSON.parse(`"${source}"`) as string };
+}
+
+/** An envelope eventEnvelopeJson wrote, replayed: `"replay-name"` just before `detail`, as EventBridge adds it. */
+export function withReplayName(envelope: string, name: string): string {
+  return envelope.replace(',"detail":', `,"replay-name":${JSON.stringify(name)},"detail":`);
+}

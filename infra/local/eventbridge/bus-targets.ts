@@ -4,7 +4,7 @@ import { createInterface } from "node:readline";
 import { dirname } from "node:path";
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from "@aws-sdk/client-sqs";
 import { fullJitter, sleep } from "../../../shared/retry/backoff";
-import { eventEnvelopeJson, type AcceptedEvent } from "./accepted-event";
+import { envelopeHead, eventEnvelopeJson, withReplayName, type AcceptedEvent } from "./accepted-event";
 
 /**
  * What the AWS stack attaches to the bus, for the local PutEvents endpoint's `onAccepted`:
@@ -39,15 +39,6 @@ export interface BusTargets {
   readonly stats: { routed: number; archived: number };
   /** Finishes the archive's pending writes and closes its file. */
   readonly close: () => Promise<void>;
-}
-
-/** The envelope's own `time` and `source` (they come before `detail` in every archived line). */
-function envelopeHead(line: string): { time: number; source: string } | undefined {
-  const head = line.slice(0, line.indexOf(',"detail":'));
-  const time = /"time":"([^"]+)"/.exec(head)?.[1];
-  const source = /"source":"((?:[^"\\]|\\.)*)"/.exec(head)?.[1];
-  if (time === undefined || source === undefined) return undefined;
-  return { time: Date.parse(time), source: JSON.parse(`"${source}"`) as string };
 }
 
 const SEND_ATTEMPTS = 5;
@@ -143,7 +134,6 @@ export function busTargets(options: BusTargetsOptions): BusTargets {
       await writes;
       let replayed = 0;
       let lastTime = 0;
-      const marker = `,"replay-name":${JSON.stringify(name)},"detail":`;
       for (const path of [`${file}.1`, file]) {
         const exists = await stat(path).then(
           () => true,
@@ -154,7 +144,7 @@ export function busTargets(options: BusTargetsOptions): BusTargets {
         for await (const line of createInterface({ input: createReadStream(path, "utf8"), crlfDelay: Infinity })) {
           const head = line === "" ? undefined : envelopeHead(line);
           if (head === undefined || head.time < from || head.time >= to || !options.sources.includes(head.source)) continue;
-          pending.push(line.replace(',"detail":', marker));
+          pending.push(withReplayName(line, name));
           lastTime = head.time;
           if (pending.length === 100) {
             await route(pending);
