@@ -26,8 +26,14 @@ export function queuedMessage(record: SQSRecord): QueuedMessage {
   };
 }
 
+/** The deliver function's handler, and what a clean stop of the process that hosts it calls. */
+export type DeliverHandler = ((event: SQSEvent) => Promise<SQSBatchResponse>) & {
+  /** Writes the LatestIndex advances still deferred (DELIVERY_LATEST_INDEX_EVERY_MS above 0). */
+  flush(): Promise<void>;
+};
+
 /** The deliver function built from configuration: an SQS (FIFO) handler with partial batch responses. */
-export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): (event: SQSEvent) => Promise<SQSBatchResponse> {
+export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): DeliverHandler {
   const config = readDeliverConfig(env);
   // One client (one credential chain, one connection pool) for the sink store and the attempt log.
   const dynamo = new LeanDynamoDBClient({});
@@ -36,8 +42,8 @@ export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): 
   const sinks = new DynamoSinkStore({ tableName: config.sinksTable, client: dynamo });
   const deliverer = new Deliverer({
     sinks,
-    // One change-version read per batch finds every sink of the batch (no tokens: delivery does not need them).
-    directory: new SinkCache(sinks, { load: dynamoSinkDirectory(dynamo, config.sinksTable, { tokens: false }), ttlMs: config.sinkCacheMs }),
+    // The sinks of a batch come from this copy, checked at most every SINK_CHECK_MS (no tokens: delivery does not need them).
+    directory: new SinkCache(sinks, { load: dynamoSinkDirectory(dynamo, config.sinksTable, { tokens: false }), ttlMs: config.sinkCacheMs, checkEveryMs: config.sinkCheckMs }),
     log: new DynamoDeliveryLog({ tableName: config.deliveriesTable, ttlDays: config.logTtlDays, client: dynamo }),
     // Keep-alive pool; redirects are never followed (undici's request does not follow them).
     webhooks: new WebhookClient({ dispatcher: guard.dispatcher({ connectTimeout: config.connectTimeoutMs, keepAliveTimeout: 30_000 }), timeoutMs: config.timeoutMs, userAgent: USER_AGENT }),
@@ -46,10 +52,11 @@ export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): 
     ...(payloads ? { fetchPayload: (ref) => payloads.fetch(ref) } : {}),
     maxEventsPerRequest: config.maxEventsPerRequest,
     maxRequestBytes: config.maxRequestBytes,
+    latestIndexEveryMs: config.latestIndexEveryMs,
     logger,
     metrics,
   });
-  return async (event) => {
+  const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
     try {
       const failed = await deliverer.handle(event.Records.map(queuedMessage));
       return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
@@ -57,4 +64,5 @@ export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): 
       metrics.flush();
     }
   };
+  return Object.assign(handler, { flush: () => deliverer.flush() });
 }

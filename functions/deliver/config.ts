@@ -1,7 +1,7 @@
 import { ConfigError, intEnv, requireEnv, type Env } from "../../shared/config/env";
 import { readPayloadStoreConfig, type PayloadStoreConfig } from "../../shared/config/payload-config";
 import { readAllowedCidrs } from "../../shared/delivery/allowed-cidrs";
-import { sinkCacheMs } from "../../shared/delivery/sink-cache";
+import { sinkCacheMs, sinkCheckMs } from "../../shared/delivery/sink-cache";
 import type { Cidr } from "../../shared/delivery/ssrf-guard";
 import { DEFAULT_RETRY_POLICY, MAX_RETRY_HORIZON_SECONDS, SQS_MAX_VISIBILITY_SECONDS, type RetryPolicy } from "../../shared/delivery/retry-policy";
 
@@ -18,6 +18,8 @@ export interface DeliverConfig extends PayloadStoreConfig {
   readonly maxRequestBytes: number;
   readonly logTtlDays: number;
   readonly sinkCacheMs: number;
+  readonly sinkCheckMs: number;
+  readonly latestIndexEveryMs: number;
 }
 
 /** Reads and checks the deliver function's configuration; a bad variable fails with its name. */
@@ -44,6 +46,8 @@ export function readDeliverConfig(env: Env): DeliverConfig {
     maxRequestBytes: intEnv(env, "DELIVERY_MAX_REQUEST_BYTES", 262_144, { min: 1_024, max: 6_291_456 }),
     logTtlDays: intEnv(env, "DELIVERY_LOG_TTL_DAYS", 7, { min: 1, max: 365 }),
     sinkCacheMs: sinkCacheMs(env),
+    sinkCheckMs: sinkCheckMs(env, 1_000),
+    latestIndexEveryMs: intEnv(env, "DELIVERY_LATEST_INDEX_EVERY_MS", 0, { min: 0, max: 60_000 }),
     ...readPayloadStoreConfig(env),
   };
 }

@@ -20,7 +20,7 @@ export function fanoutFromEnv(env: Env, logger: Logger, metrics: MetricsSink): (
   const payloads = S3PayloadStore.fromConfig(config);
   const fanout = new Fanout({
     // One Scan of the table reads both the sinks and the team tokens that bound them.
-    sinks: new SinkCache(new DynamoSinkStore({ tableName: config.sinksTable, client: dynamo }), { load: dynamoSinkDirectory(dynamo, config.sinksTable, { tokens: true }), ttlMs: config.sinkCacheMs }),
+    sinks: new SinkCache(new DynamoSinkStore({ tableName: config.sinksTable, client: dynamo }), { load: dynamoSinkDirectory(dynamo, config.sinksTable, { tokens: true }), ttlMs: config.sinkCacheMs, checkEveryMs: config.sinkCheckMs }),
     queue: new SqsDeliveryQueue({ queueUrl: config.queueUrl }),
     ...(payloads ? { offload: (detail) => payloads.offload(detail) } : {}),
     maxMessageBytes: config.maxMessageBytes,

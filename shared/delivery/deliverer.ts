@@ -9,6 +9,7 @@ import { parseDeliveryMessage, webhookId, type DeliveryMessage } from "./deliver
 import { backoffMs, visibilitySeconds, type RetryPolicy } from "./retry-policy";
 import { signatureHeaders } from "./signature";
 import type { AttemptResult } from "./webhook-client";
+import { LatestIndexWriter } from "./latest-index-writer";
 
 /** One message of the FIFO delivery queue as the event source hands it over. */
 export interface QueuedMessage {
@@ -62,6 +63,11 @@ export interface DelivererOptions {
   readonly random?: () => number;
   /** Makes the signature headers. @default signatureHeaders (Standard Webhooks); the benchmark swaps it to price signing */
   readonly sign?: typeof signatureHeaders;
+  /**
+   * The shortest time between two writes of a sink's LatestIndex by this deliverer
+   * (LatestIndexWriter; DELIVERY_LATEST_INDEX_EVERY_MS). @default 0 (each batch writes its advances before it returns)
+   */
+  readonly latestIndexEveryMs?: number;
 }
 
 /** What a message adds to a POST: its own bytes, and those of a claim-checked payload fetched back for it. */
@@ -84,7 +90,8 @@ interface Parsed {
  */
 interface BatchWrites {
   readonly attempts: DeliveryAttempt[];
-  readonly highest: Map<string, number>;
+  /** Per sink, the highest index delivered and the registration it was delivered to. */
+  readonly highest: Map<string, { index: number; createIndex: number }>;
   /** Per sink, the events delivered and each POST's DeliveryAge: counted once its writes are done. */
   readonly delivered: Map<string, { events: number; ages: number[] }>;
 }
@@ -97,19 +104,28 @@ interface BatchWrites {
  * 410, messages go to the dead-letter queue. Every attempt is logged: the records of a
  * batch are written together, with the sinks' LatestIndex advances, before `handle()`
  * returns (so before any of its messages is deleted); a sink whose writes fail has all its
- * messages of the batch reported as not done, to be delivered again.
+ * messages of the batch reported as not done, to be delivered again. With
+ * `latestIndexEveryMs`, an advance within that time of the sink's previous one is written
+ * later (LatestIndexWriter; `flush()` writes them at a clean stop).
  */
 export class Deliverer {
   private readonly now: () => number;
   private readonly maxEvents: number;
   private readonly maxBytes: number;
   private readonly sign: typeof signatureHeaders;
+  private readonly latest: LatestIndexWriter;
 
   constructor(private readonly options: DelivererOptions) {
     this.now = options.now ?? Date.now;
     this.maxEvents = options.maxEventsPerRequest ?? 10;
     this.maxBytes = options.maxRequestBytes ?? 262_144;
     this.sign = options.sign ?? signatureHeaders;
+    this.latest = new LatestIndexWriter(options.sinks, { everyMs: options.latestIndexEveryMs ?? 0, logger: options.logger, now: this.now });
+  }
+
+  /** Writes the LatestIndex advances still deferred (a clean stop). */
+  flush(): Promise<void> {
+    return this.latest.flush();
   }
 
   /** Returns the IDs of messages to report as failed (SQS partial batch response). */
@@ -160,9 +176,11 @@ export class Deliverer {
         }),
       );
     }
-    for (const [sinkId, index] of highest) {
+    for (const [sinkId, { index, createIndex }] of highest) {
+      const advance = this.latest.advance(sinkId, index, createIndex);
+      if (advance === undefined) continue;
       writing.push(
-        this.options.sinks.advanceLatestIndex(sinkId, index).catch((error: unknown) => {
+        advance.catch((error: unknown) => {
           unwritten.add(sinkId);
           logger.error("a sink's LatestIndex could not be advanced; its messages of this batch will be delivered again", { sinkId, index, error: (error as Error).message });
         }),
@@ -187,23 +205,36 @@ export class Deliverer {
     const { logger } = this.options;
     let i = 0;
     try {
-      // Not in the directory: perhaps registered a moment ago, or gone; one consistent read says which.
-      const sink = known?.get(sinkId) ?? (await this.options.sinks.find(sinkId));
-      if (sink === undefined) {
-        logger.warn("discarding deliveries for a sink that no longer exists", { sinkId, messages: group.length });
-        this.count("DeliveriesDiscarded", group.length);
-        return [];
-      }
-      let disabled = sink.Disabled?.Reason;
+      // The directory can be up to a check interval behind (SinkCache). What it says is used
+      // as it is only when that cannot lose a delivery: a sink it lacks (registered a moment
+      // ago, or gone), a disabled one (perhaps enabled again) or one older than a message's
+      // (deleted and registered again) is read again, consistently, before anything is
+      // discarded or dead-lettered.
+      let sink = known?.get(sinkId);
+      let fresh = false;
+      if (sink === undefined || sink.Disabled !== undefined) [sink, fresh] = [await this.options.sinks.find(sinkId), true];
+      let disabled = sink?.Disabled?.Reason;
       // Each message is parsed once, as it is first needed.
       const parsed: Array<Parsed | { error: string } | undefined> = [];
       const parseAt = (j: number) => (parsed[j] ??= this.parse(group[j]!));
       while (i < group.length) {
+        if (sink === undefined) {
+          logger.warn("discarding deliveries for a sink that no longer exists", { sinkId, messages: group.length - i });
+          this.count("DeliveriesDiscarded", group.length - i);
+          return [];
+        }
         const head = group[i]!;
         const parsedHead = parseAt(i);
-        if (!("error" in parsedHead) && parsedHead.message.sinkIndex !== undefined && parsedHead.message.sinkIndex !== sink.CreateIndex) {
+        const sinkIndex = "error" in parsedHead ? undefined : parsedHead.message.sinkIndex;
+        if (sinkIndex !== undefined && sinkIndex > sink.CreateIndex && !fresh) {
+          // Queued for a later sink of this ID than the directory knows: read it, then look again.
+          [sink, fresh] = [await this.options.sinks.find(sinkId), true];
+          disabled = sink?.Disabled?.Reason;
+          continue;
+        }
+        if (sinkIndex !== undefined && sinkIndex !== sink.CreateIndex) {
           // Queued for an earlier sink of this ID, since deleted: never for this one (it may be another team's).
-          logger.warn("discarding a delivery queued for an earlier sink of the same ID", { sinkId, sinkIndex: parsedHead.message.sinkIndex, createIndex: sink.CreateIndex });
+          logger.warn("discarding a delivery queued for an earlier sink of the same ID", { sinkId, sinkIndex, createIndex: sink.CreateIndex });
           this.count("DeliveriesDiscarded", 1);
           i++;
           continue;
@@ -295,7 +326,7 @@ export class Deliverer {
     if (result.outcome === "delivered") {
       writes.attempts.push(attemptRecord(made, "delivered", ""));
       const highest = writes.highest.get(sink.ID);
-      if (highest === undefined || lastIndex > highest) writes.highest.set(sink.ID, lastIndex);
+      if (highest === undefined || lastIndex > highest.index) writes.highest.set(sink.ID, { index: lastIndex, createIndex: sink.CreateIndex });
       const delivered = writes.delivered.get(sink.ID);
       if (delivered === undefined) writes.delivered.set(sink.ID, { events: members.length, ages: [at - head.queued.sentAt] });
       else {

@@ -4,6 +4,12 @@ import type { SinkStore } from "../sinks/sink-store";
 import { teamScopes, type ScopeGrant, type TeamScope } from "../tokens/scope";
 import type { SinkDirectory } from "./sink-directory";
 
+/** A change-version read: the version, and when the read started. */
+interface VersionRead {
+  readonly version: number;
+  readonly at: number;
+}
+
 /** An enabled sink and what its team may receive now (undefined: a management sink, or a team without a live token). */
 export interface RoutedSink {
   readonly sink: Sink;
@@ -15,6 +21,16 @@ export function sinkCacheMs(env: Env): number {
   return intEnv(env, "SINK_CACHE_SECONDS", 5, { min: 0, max: 300 }) * 1000;
 }
 
+/**
+ * SINK_CHECK_MS: how long one change-version read serves (SinkCache's `checkEveryMs`). The
+ * fan-out's default is 0, a read per batch, so a revoked or narrowed token stops its team's
+ * sinks at once; the deliverer's is 1,000 (it rereads, consistently, any sink whose cached
+ * state could lose a delivery, so its copy may be a second behind).
+ */
+export function sinkCheckMs(env: Env, defaultMs: number): number {
+  return intEnv(env, "SINK_CHECK_MS", defaultMs, { min: 0, max: 60_000 });
+}
+
 export interface SinkCacheOptions {
   /**
    * Reads the sinks and the team tokens' grants (their namespaces bound their team's sinks):
@@ -24,27 +40,38 @@ export interface SinkCacheOptions {
   readonly load?: () => Promise<SinkDirectory>;
   /** How long a read serves when the store's index has not moved either. @default 5_000 */
   readonly ttlMs?: number;
+  /**
+   * How long a change-version read serves: calls within it use what is loaded without
+   * reading the version again. @default 0 (every call reads it)
+   */
+  readonly checkEveryMs?: number;
   readonly now?: () => number;
 }
 
 /**
  * The sinks (for the fan-out: the enabled ones and their teams' scopes; for the deliverer:
- * every sink by ID). Every call reads the store's change version (one small consistent
- * read; it moves after each landed sink or token write) and reloads when it moved, so a new,
- * changed or disabled sink, a rotated secret and a token's narrowed namespaces take effect on
- * the very next batch. A read serves at most `ttlMs` in any case (a safety net should a
- * writer die between its write and the version's move). Token expiry is judged on every
- * call. Concurrent callers share one version read and one reload: a caller arriving while
- * a version read is in flight takes its answer (in Lambda a container runs one batch at a
- * time, so this only merges the local runtime's concurrent pollers; a change landing
- * during that read is seen by the next one).
+ * every sink by ID). A call reads the store's change version (one small consistent read; it
+ * moves after each landed sink or token write) once the last read is `checkEveryMs` old, and
+ * reloads when it moved, so a new, changed or disabled sink, a rotated secret and a token's
+ * narrowed namespaces take effect from the next call after that: with 0, the very next
+ * batch. The deliverer reads it once a second instead, since a busy function runs many
+ * batches a second and each read is a consistent GetItem (billed, and waited for before the
+ * batch starts). A load serves at most `ttlMs` in any case (a safety net should a writer die
+ * between its write and the version's move). Token expiry is judged on every call.
+ * Concurrent callers share one version read and one reload: a caller arriving while a
+ * version read is in flight takes its answer (in Lambda a container runs one batch at a
+ * time, so this only merges the local runtime's concurrent pollers; a change landing during
+ * that read is seen by the next one).
  */
 export class SinkCache {
   private loaded: { at: number; version: number; sinks: ReadonlyMap<string, Sink>; enabled: Sink[]; grants: readonly ScopeGrant[] } | undefined;
   private loading: Promise<NonNullable<SinkCache["loaded"]>> | undefined;
-  private versionRead: Promise<number> | undefined;
+  private versionRead: Promise<VersionRead> | undefined;
+  /** When the version read that last confirmed (or loaded) the sinks started. */
+  private checkedAt = Number.NEGATIVE_INFINITY;
   private readonly now: () => number;
   private readonly ttlMs: number;
+  private readonly checkEveryMs: number;
 
   constructor(
     private readonly store: Pick<SinkStore, "list" | "changeVersion">,
@@ -52,6 +79,7 @@ export class SinkCache {
   ) {
     this.now = options.now ?? Date.now;
     this.ttlMs = options.ttlMs ?? 5_000;
+    this.checkEveryMs = options.checkEveryMs ?? 0;
   }
 
   async enabledSinks(): Promise<RoutedSink[]> {
@@ -67,15 +95,25 @@ export class SinkCache {
 
   private async current() {
     const loaded = this.loaded;
-    if (loaded === undefined || this.now() - loaded.at >= this.ttlMs) return this.reload();
-    const version = await this.sharedVersionRead();
-    return version === loaded.version ? loaded : this.reload(version);
+    const now = this.now();
+    if (loaded === undefined || now - loaded.at >= this.ttlMs) return this.reload();
+    if (now - this.checkedAt < this.checkEveryMs) return loaded;
+    const read = await this.sharedVersionRead();
+    if (read.version !== loaded.version) return this.reload(read);
+    this.checkedAt = Math.max(this.checkedAt, read.at);
+    return loaded;
   }
 
-  private sharedVersionRead(): Promise<number> {
-    this.versionRead ??= this.store.changeVersion().finally(() => {
-      this.versionRead = undefined;
-    });
+  private sharedVersionRead(): Promise<VersionRead> {
+    if (this.versionRead === undefined) {
+      const at = this.now();
+      this.versionRead = this.store
+        .changeVersion()
+        .then((version) => ({ version, at }))
+        .finally(() => {
+          this.versionRead = undefined;
+        });
+    }
     return this.versionRead;
   }
 
@@ -84,15 +122,16 @@ export class SinkCache {
     return { sinks: (await this.store.list()).value, grants: [] };
   }
 
-  /** `version`: the change version just read, when the caller has it (else read here). */
-  private reload(version?: number) {
+  /** `known`: the change version just read, when the caller has it (else read here). */
+  private reload(known?: VersionRead) {
     this.loading ??= (async () => {
       const at = this.now();
-      // The version is read before the data: a write landing meanwhile moves it again, and the next call reloads.
-      version ??= await this.store.changeVersion();
+      // The version is read before the data: a write landing meanwhile moves it again, and the next check reloads.
+      const { version, at: checkedAt } = known ?? { version: await this.store.changeVersion(), at };
       const { sinks: value, grants } = await this.read();
       const loaded = { at, version, sinks: new Map(value.map((sink) => [sink.ID, sink])), enabled: value.filter((sink) => sink.Disabled === undefined), grants };
       this.loaded = loaded;
+      this.checkedAt = Math.max(this.checkedAt, checkedAt);
       return loaded;
     })().finally(() => {
       this.loading = undefined;

@@ -142,8 +142,12 @@ export class DynamoSinkStore implements SinkStore {
     return disabled;
   }
 
-  advanceLatestIndex(id: string, index: number): Promise<boolean> {
-    return this.updateIf(id, "SET LatestIndex = :index", "attribute_exists(pk) AND LatestIndex < :index", { ":index": { N: String(index) } });
+  advanceLatestIndex(id: string, index: number, createIndex?: number): Promise<boolean> {
+    if (createIndex === undefined) return this.updateIf(id, "SET LatestIndex = :index", "attribute_exists(pk) AND LatestIndex < :index", { ":index": { N: String(index) } });
+    return this.updateIf(id, "SET LatestIndex = :index", "attribute_exists(pk) AND LatestIndex < :index AND CreateIndex = :createIndex", {
+      ":index": { N: String(index) },
+      ":createIndex": { N: String(createIndex) },
+    });
   }
 
   /** One conditional update of a sink's item; false when the condition does not hold. */

@@ -34,10 +34,11 @@ export interface SinkStore {
   /** Deletes the sink; deleting a missing sink succeeds, as in Nomad, unless `guard` refuses. */
   delete(id: string, guard?: SinkGuard): Promise<Written<undefined>>;
   /**
-   * Moves `LatestIndex` forward to `index`; never backwards. Returns false when the sink
-   * is gone or already at or past `index`.
+   * Moves `LatestIndex` forward to `index`; never backwards. With `createIndex`, only while
+   * the sink is that registration (not a later one under the same ID). Returns false when
+   * the sink is gone, is another registration, or is already at or past `index`.
    */
-  advanceLatestIndex(id: string, index: number): Promise<boolean>;
+  advanceLatestIndex(id: string, index: number, createIndex?: number): Promise<boolean>;
   /**
    * Stops deliveries to the sink for good, recording why (the webhook answered 410 Gone).
    * Re-registering the sink (`put`) enables it again. Returns false when the sink is gone.

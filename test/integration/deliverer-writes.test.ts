@@ -64,8 +64,10 @@ async function setup() {
   }
 
   /** Queues one message per index for each sink, then receives them as one batch (as the event source hands it over). */
-  async function batch(perSink: Record<string, number[]>): Promise<QueuedMessage[]> {
-    const messages: DeliveryMessage[] = Object.entries(perSink).flatMap(([sinkId, indexes]) => indexes.map((i) => deliveryMessage(sinkId, detail(i))));
+  async function batch(perSink: Record<string, number[]>, sinkIndexes: Record<string, number> = {}): Promise<QueuedMessage[]> {
+    const messages: DeliveryMessage[] = Object.entries(perSink).flatMap(([sinkId, indexes]) =>
+      indexes.map((i) => ({ ...deliveryMessage(sinkId, detail(i)), ...(sinkIndexes[sinkId] !== undefined ? { sinkIndex: sinkIndexes[sinkId] } : {}) })),
+    );
     expect(messages.length).toBeLessThanOrEqual(10);
     const failed = await queue.sendBatch(messages.map((m, i) => ({ id: `m${i}`, body: JSON.stringify(m), groupId: m.sinkId, deduplicationId: m.deliveryId })));
     expect(failed).toEqual([]);
@@ -224,10 +226,11 @@ describe("Deliverer: one batch's writes", () => {
     expect((await t.log.list("b", { limit: 10 })).attempts).toHaveLength(1);
   });
 
-  it("with a sink directory, finds every sink of a batch with one change-version read, and a sink written since is read again", async () => {
+  it("with a sink directory, finds every sink of a batch without a read of its own, and applies changes once the check interval has passed", async () => {
     const t = await setup();
     await Promise.all([t.register("a"), t.register("b"), t.register("c")]);
-    const directory = t.deliverer({ directory: new SinkCache(t.sinks, { ttlMs: 60_000 }) });
+    let clock = Date.now();
+    const directory = t.deliverer({ directory: new SinkCache(t.sinks, { ttlMs: 600_000, checkEveryMs: 1_000, now: () => clock }) });
     // As the event source does: the batch's messages are deleted once handled, so the groups move on.
     const deliverer = {
       handle: async (messages: QueuedMessage[]) => {
@@ -236,18 +239,21 @@ describe("Deliverer: one batch's writes", () => {
         return failed;
       },
     };
-    // The first batch loads the directory (version, then a Scan); the next ones read only the version.
+    // The first batch loads the directory (version, then a Scan); the next ones within the check interval read nothing.
     expect(await deliverer.handle(await t.batch({ a: [1], b: [2], c: [3] }))).toEqual([]);
     t.sent.length = 0;
+    clock += 999;
     expect(await deliverer.handle(await t.batch({ a: [4, 5], b: [6], c: [7] }))).toEqual([]);
-    expect([...t.sent].sort()).toEqual(["BatchWriteItemCommand", "GetItemCommand", "UpdateItemCommand", "UpdateItemCommand", "UpdateItemCommand"]);
+    expect([...t.sent].sort()).toEqual(["BatchWriteItemCommand", "UpdateItemCommand", "UpdateItemCommand", "UpdateItemCommand"]);
     expect(indexesOf(t.receiver).sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7]);
 
-    // A rotated secret and a disabled sink apply from the very next batch.
+    // A rotated secret and a disabled sink apply once the interval has passed: one version read sees them, and a Scan reloads.
     const rotated = (await t.sinks.rotateSecret("a")).value;
     await t.sinks.disable("b", "turned off by hand");
     t.sent.length = 0;
+    clock += 1;
     expect(await deliverer.handle(await t.batch({ a: [8], b: [9] }))).toEqual([]);
+    expect(t.sent).toContain("GetItemCommand");
     expect(t.sent).toContain("ScanCommand");
     const last = t.receiver.received.at(-1)!;
     expect(indexesOf(t.receiver).at(-1)).toBe(8);
@@ -255,6 +261,25 @@ describe("Deliverer: one batch's writes", () => {
     expect(rotated.PreviousSecrets?.length ?? 0).toBeGreaterThan(0);
     const b = (await t.log.list("b", { limit: 10 })).attempts.find((x) => x.LastIndex === 9);
     expect(b).toMatchObject({ Outcome: "dead-lettered", Error: "the sink is disabled: turned off by hand" });
+  });
+
+  it("never loses a delivery to a directory that is behind: a sink registered, enabled again or registered again since it loaded is read on its own", async () => {
+    const t = await setup();
+    await Promise.all([t.register("a"), t.register("b"), t.register("c")]);
+    await t.sinks.disable("b", "turned off by hand");
+    const directory = t.deliverer({ directory: new SinkCache(t.sinks, { ttlMs: 600_000, checkEveryMs: 600_000 }) });
+    expect(await directory.handle(await t.batch({ a: [1] }))).toEqual([]);
+
+    // Since the directory loaded: d is new, b is enabled again (registering it again does that), c is deleted and registered again.
+    await t.register("d");
+    await t.register("b");
+    await t.sinks.delete("c");
+    const c = await t.register("c");
+    expect(await directory.handle(await t.batch({ b: [2], c: [3], d: [4] }, { c: c.CreateIndex }))).toEqual([]);
+    expect(indexesOf(t.receiver).sort((x, y) => x - y)).toEqual([1, 2, 3, 4]);
+    expect(t.metrics.total("DeliveriesDiscarded")).toBe(0);
+    expect((await t.sinks.get("c")).value?.LatestIndex).toBe(3);
+    expect((await t.log.list("b", { limit: 10 })).attempts.map((x) => x.Outcome)).toEqual(["delivered"]);
   });
 
   it("with a sink directory that cannot answer, reads each sink of the batch itself and still delivers", async () => {

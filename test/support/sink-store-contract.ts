@@ -94,6 +94,20 @@ export function describeSinkStoreContract(name: string, make: () => Promise<Sink
       expect((await store.get("ghost")).value).toBeUndefined();
     });
 
+    it("LatestIndex moves for the registration named, never for a later one under the same ID", async () => {
+      const store = await make();
+      const first = (await store.put(registration("a"))).value;
+      expect(await store.advanceLatestIndex("a", 5, first.CreateIndex)).toBe(true);
+      await store.delete("a");
+      const second = (await store.put(registration("a"))).value;
+      expect(second.CreateIndex).not.toBe(first.CreateIndex);
+      // An advance of deliveries made to the deleted sink does not land on its successor.
+      expect(await store.advanceLatestIndex("a", 9, first.CreateIndex)).toBe(false);
+      expect((await store.get("a")).value?.LatestIndex).toBe(0);
+      expect(await store.advanceLatestIndex("a", 2, second.CreateIndex)).toBe(true);
+      expect((await store.get("a")).value?.LatestIndex).toBe(2);
+    });
+
     it("deletes, succeeds on a missing sink, and starts a re-created sink afresh", async () => {
       const store = await make();
       const created = (await store.put(registration("a"))).value;

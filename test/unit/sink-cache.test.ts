@@ -40,7 +40,7 @@ async function settled<T>(promise: Promise<T>, release: () => Promise<void>): Pr
 describe("SinkCache", () => {
   it("serves concurrent callers from one version read, and reads again for a later caller", async () => {
     const { store, release } = gatedStore();
-    const cache = new SinkCache(store, { ttlMs: 60_000 });
+    const cache = new SinkCache(store, { ttlMs: 60_000, checkEveryMs: 0 });
     expect((await settled(cache.sinksById(), release)).has("a")).toBe(true);
     const readsAfterLoad = store.versionReads;
 
@@ -74,12 +74,57 @@ describe("SinkCache", () => {
       },
       list: async () => ({ value: [sink], index: 1 }),
     };
-    const cache = new SinkCache(store, { ttlMs: 60_000 });
+    const cache = new SinkCache(store, { ttlMs: 60_000, checkEveryMs: 0 });
     await cache.sinksById();
     await expect(Promise.all([cache.sinksById(), cache.enabledSinks()])).rejects.toThrow("DynamoDB unavailable");
     expect(reads).toBe(2);
     fail = false;
     expect((await cache.sinksById()).get("a")).toBe(sink);
     expect(reads).toBe(3);
+  });
+
+  it("reads the version at most once per check interval, sees a change at the first call after it, and reads again after a failed read", async () => {
+    let clock = 1_000_000;
+    let version = 1;
+    let reads = 0;
+    let lists = 0;
+    let failing = false;
+    const sink = (id: string) => ({ ID: id, Type: "webhook", Topics: { "*": ["*"] }, Address: "https://example.com/hook", LatestIndex: 0, CreateIndex: 1, ModifyIndex: 1, Secret: "whsec_x", PreviousSecrets: [] }) as Sink;
+    let sinks = [sink("a")];
+    const store = {
+      changeVersion: async () => {
+        reads++;
+        if (failing) throw new Error("DynamoDB unavailable");
+        return version;
+      },
+      list: async () => (lists++, { value: sinks, index: version }),
+    };
+    const cache = new SinkCache(store, { ttlMs: 60_000, checkEveryMs: 1_000, now: () => clock });
+    expect([...(await cache.sinksById()).keys()]).toEqual(["a"]);
+    expect([reads, lists]).toEqual([1, 1]);
+
+    // A change lands; within the interval nothing is read and the loaded sinks serve.
+    sinks = [sink("a"), sink("b")];
+    version = 2;
+    clock += 999;
+    expect([...(await cache.sinksById()).keys()]).toEqual(["a"]);
+    expect([reads, lists]).toEqual([1, 1]);
+    // The first call after it reads the version, sees the move, and reloads.
+    clock += 1;
+    expect([...(await cache.sinksById()).keys()]).toEqual(["a", "b"]);
+    expect([reads, lists]).toEqual([2, 2]);
+    // An unchanged version confirms the sinks for another interval.
+    clock += 1_000;
+    await cache.enabledSinks();
+    clock += 500;
+    await cache.enabledSinks();
+    expect([reads, lists]).toEqual([3, 2]);
+    // A failed read fails its caller and confirms nothing: the next call reads again.
+    clock += 500;
+    failing = true;
+    await expect(cache.sinksById()).rejects.toThrow("DynamoDB unavailable");
+    failing = false;
+    await cache.sinksById();
+    expect([reads, lists]).toEqual([5, 2]);
   });
 });
