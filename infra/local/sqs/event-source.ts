@@ -14,7 +14,7 @@ export interface SqsEventSourceOptions {
   readonly batchSize?: number;
   /** How long to gather records before invoking with fewer than a full batch (MaximumBatchingWindowInSeconds, in ms). @default 0 */
   readonly batchWindowMs?: number;
-  /** Invocations at once (Lambda scales pollers; FIFO order holds across them). @default 1 */
+  /** Invocations at once (Lambda's concurrency; FIFO order holds across them: a group's messages stay locked until deleted). @default 1 */
   readonly concurrency?: number;
   /** Told of a failed invocation or receive; the records come back after their visibility timeout. */
   readonly onError?: (error: unknown) => void;
@@ -46,8 +46,27 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     return Messages;
   };
 
+  const slots = options.concurrency ?? 1;
+  const running = new Set<Promise<void>>();
+  let slotFreed: (() => void) | undefined;
+  const wake = () => {
+    const waiting = slotFreed;
+    slotFreed = undefined;
+    waiting?.();
+  };
+  stopping.signal.addEventListener("abort", wake, { once: true });
+
+  // One receive at a time, handing each batch to an invocation slot (up to `concurrency` at
+  // once), as Lambda's pollers feed concurrent invocations. A poller per slot, each
+  // long-polling, would make every arriving message wake them all: fauxqs answers each waiting
+  // receive once woken, so all but one come back empty, and at a few hundred messages a
+  // second those empty receives cost the process more than the deliveries.
   const loop = async () => {
     while (!stopping.signal.aborted) {
+      if (running.size >= slots) {
+        await new Promise<void>((resolve) => (slotFreed = resolve));
+        continue;
+      }
       try {
         const messages = await receive(batchSize, 1);
         if (messages.length === 0) continue;
@@ -57,7 +76,13 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
           if (more.length === 0) await sleep(Math.min(20, windowEnds - Date.now()), stopping.signal).catch(() => undefined);
           messages.push(...more);
         }
-        await invoke(messages);
+        const invocation: Promise<void> = invoke(messages)
+          .catch((error: unknown) => options.onError?.(error))
+          .finally(() => {
+            running.delete(invocation);
+            wake();
+          });
+        running.add(invocation);
       } catch (error) {
         if (stopping.signal.aborted) break;
         options.onError?.(error);
@@ -82,14 +107,15 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     }
   };
 
-  const loops = Array.from({ length: options.concurrency ?? 1 }, () => loop());
+  const receiving = loop();
   let stopped: Promise<void> | undefined;
   return {
-    // Once, however often it is called: the pollers end, then their connections close.
+    // Once, however often it is called: receiving stops, the invocations under way finish, then the connections close.
     stop: () =>
       (stopped ??= (async () => {
         stopping.abort();
-        await Promise.allSettled(loops);
+        await receiving;
+        await Promise.allSettled([...running]);
         sqs.destroy();
       })()),
   };
