@@ -100,32 +100,101 @@ const ATTEMPT_PREFIX = "ATTEMPT#";
 /** BatchWriteItem's limit on items per request. */
 const BATCH_WRITE_MAX_ITEMS = 25;
 
+/** A recordAll call waiting for its records: how many are not settled yet, and how many failed. */
+interface QueuedCall {
+  left: number;
+  unwritten: number;
+  readonly total: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface QueuedItem {
+  readonly key: string;
+  readonly item: Item;
+  readonly call: QueuedCall;
+}
+
 export class DynamoDeliveryLog implements DeliveryLog {
   private readonly client: DynamoDBClient;
   private readonly ttlSeconds: number;
+  private queued: QueuedItem[] = [];
+  private writing = false;
 
   constructor(private readonly options: DynamoDeliveryLogOptions) {
     this.client = options.client ?? new LeanDynamoDBClient(options.clientConfig ?? {});
     this.ttlSeconds = (options.ttlDays ?? 7) * 86_400;
   }
 
-  /** One attempt, written as recordAll writes it. */
-  async recordAll(attempts: readonly DeliveryAttempt[]): Promise<void> {
-    if (attempts.length === 0) return;
-    // One key twice in a request is refused by BatchWriteItem; as with PutItem, the last one stands.
-    const items = new Map<string, Item>();
-    for (const attempt of attempts) {
-      const item = this.attemptItem(attempt);
-      items.set(`${item.pk!.S}\u0000${item.sk!.S}`, item);
-    }
-    const all = [...items.values()];
-    const chunks: Item[][] = [];
-    for (let i = 0; i < all.length; i += BATCH_WRITE_MAX_ITEMS) chunks.push(all.slice(i, i + BATCH_WRITE_MAX_ITEMS));
-    await Promise.all(chunks.map((chunk) => this.batchWrite(chunk)));
+  /**
+   * Writes a call's attempts. Calls made while a write is in flight (the local runtime runs
+   * several invocations in one process) wait and share the next BatchWriteItem, up to 25
+   * items: one request per round trip instead of one per call, with no waiting when the
+   * writer is idle (in Lambda an instance runs one batch at a time, so its ≤ 10 records go
+   * in one request, as before). A call resolves once all its records are written; it rejects,
+   * saying how many of its own were not, otherwise.
+   */
+  recordAll(attempts: readonly DeliveryAttempt[]): Promise<void> {
+    if (attempts.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      // One key twice in a request is refused by BatchWriteItem; as with PutItem, the last one stands.
+      const items = new Map<string, Item>();
+      for (const attempt of attempts) {
+        const item = this.attemptItem(attempt);
+        items.set(`${item.pk!.S}\u0000${item.sk!.S}`, item);
+      }
+      const call: QueuedCall = { left: items.size, unwritten: 0, total: items.size, resolve, reject };
+      for (const [key, item] of items) this.queued.push({ key, item, call });
+      if (!this.writing) void this.writeQueued();
+    });
   }
 
-  /** One BatchWriteItem of up to 25 puts, sending again what comes back unprocessed. */
-  private async batchWrite(items: Item[]): Promise<void> {
+  /** Sends what is queued, 25 items a request, one request at a time, until nothing is left. */
+  private async writeQueued(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queued.length > 0) {
+        // No key twice in one request: a later record of the same key waits for the next one, so it stands.
+        const request: QueuedItem[] = [];
+        const keys = new Set<string>();
+        const rest: QueuedItem[] = [];
+        for (const queued of this.queued) {
+          if (request.length < BATCH_WRITE_MAX_ITEMS && !keys.has(queued.key)) {
+            request.push(queued);
+            keys.add(queued.key);
+          } else rest.push(queued);
+        }
+        this.queued = rest;
+        let failure: Error | undefined;
+        let unprocessed: ReadonlySet<Item> = new Set();
+        try {
+          unprocessed = await this.batchWrite(request.map((q) => q.item));
+        } catch (error) {
+          failure = error as Error;
+        }
+        for (const { item, call } of request) {
+          if (failure !== undefined || unprocessed.has(item)) call.unwritten++;
+          if (--call.left > 0) continue;
+          if (call.unwritten === 0) call.resolve();
+          else if (failure !== undefined && call.unwritten === call.total) call.reject(failure);
+          else call.reject(new Error(`${call.unwritten} of ${call.total} delivery attempt records were not written to ${this.options.tableName}: ${failure?.message ?? this.unprocessedReason()}`));
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private unprocessedReason(): string {
+    const tries = (this.options.unprocessedRetries ?? 6) + 1;
+    return `DynamoDB left them unprocessed ${tries} ${tries === 1 ? "time" : "times"} (throttled)`;
+  }
+
+  /**
+   * One BatchWriteItem of up to 25 puts, sending again what comes back unprocessed; returns
+   * the items still unprocessed after the last retry.
+   */
+  private async batchWrite(items: Item[]): Promise<ReadonlySet<Item>> {
     const { tableName } = this.options;
     const retries = this.options.unprocessedRetries ?? 6;
     const baseMs = this.options.unprocessedRetryBaseMs ?? 50;
@@ -133,9 +202,12 @@ export class DynamoDeliveryLog implements DeliveryLog {
     for (let attempt = 0; ; attempt++) {
       const { UnprocessedItems } = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: requests } }));
       const left = UnprocessedItems?.[tableName] ?? [];
-      if (left.length === 0) return;
+      if (left.length === 0) return new Set();
       if (attempt >= retries) {
-        throw new Error(`${left.length} of ${items.length} delivery attempt records were not written to ${tableName}: DynamoDB left them unprocessed ${attempt + 1} times (throttled)`);
+        // DynamoDB hands back the requests it was given (deserialised anew): match them to ours by key.
+        const key = (item: Item | undefined) => `${item?.pk?.S}\u0000${item?.sk?.S}`;
+        const leftKeys = new Set(left.map((request) => key(request.PutRequest?.Item)));
+        return new Set(items.filter((item) => leftKeys.has(key(item))));
       }
       requests = left;
       // Exponential backoff with full jitter, as AWS advises for unprocessed items.

@@ -121,6 +121,26 @@ describe("DynamoDeliveryLog.recordAll", () => {
     expect(await all(log, "s")).toHaveLength(5);
   });
 
+  it("lets calls made while a write is in flight share the next request, each resolving once its own records are written", async () => {
+    const { log, sent } = await newLog();
+    const calls = [0, 1, 2, 3, 4].map((c) => Array.from({ length: 4 }, (_, n) => attempt(10 * c + n, `s${c}`)));
+    // The first call finds the writer idle and goes alone; the other four wait for it and go together.
+    await Promise.all(calls.map((attempts) => log.recordAll(attempts)));
+    expect(sent).toEqual(["BatchWriteItemCommand", "BatchWriteItemCommand"]);
+    for (let c = 0; c < calls.length; c++) expect(await all(log, `s${c}`)).toEqual(calls[c]!.slice().reverse());
+  });
+
+  it("fails only the calls whose records a shared request left unprocessed", async () => {
+    const { log, throttle } = await newLog({ unprocessedRetries: 0 });
+    // Both requests keep their first two items: all of the first (one call), the second's first call's.
+    Object.assign(throttle, { times: 2, keep: 2 });
+    const results = await Promise.allSettled([log.recordAll([attempt(1, "a")]), log.recordAll([attempt(2, "b"), attempt(3, "b")]), log.recordAll([attempt(4, "c"), attempt(5, "c")])]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected"]);
+    expect(String((results[2] as PromiseRejectedResult).reason)).toMatch(/2 of 2 delivery attempt records were not written to deliveries-[0-9a-f-]+: DynamoDB left them unprocessed 1 time \(throttled\)/);
+    expect((await all(log, "b")).map((x) => x.LastIndex)).toEqual([3, 2]);
+    expect(await all(log, "c")).toEqual([]);
+  });
+
   it("rejects with DynamoDB's error when the table is missing", async () => {
     const { client } = countingClient();
     const log = new DynamoDeliveryLog({ tableName: uniqueName("missing"), client });
