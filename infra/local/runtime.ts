@@ -195,7 +195,8 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
 
   const targets = busTargets({ sqs, ingestQueueUrl: ingest.queueUrl, sources: [BUS_SOURCE], archiveFile: join(dataDir, "eventbridge", `${env.EVENT_BUS_NAME}-archive.ndjson`) });
   stops.push(() => targets.close());
-  const bus = await startLocalEventBridge({ busNames: [env.EVENT_BUS_NAME!], onAccepted: targets.onAccepted });
+  // Events leave through the targets; the bus keeps none in memory (the runtime runs for days).
+  const bus = await startLocalEventBridge({ busNames: [env.EVENT_BUS_NAME!], onAccepted: targets.onAccepted, record: false });
   stops.push(() => bus.close());
   env.AWS_ENDPOINT_URL_EVENTBRIDGE = bus.endpoint;
 

@@ -63,7 +63,8 @@ export class CountingMetrics implements MetricsSink {
     if (kind === "Milliseconds") {
       const list = this.observations.get(name) ?? [];
       list.push(value);
-      if (list.length > 10_000) list.splice(0, list.length - 10_000);
+      // The latest 10,000 at least: trimmed in one go past 20,000, not one at a time (that copied the whole list per value).
+      if (list.length > 20_000) list.splice(0, list.length - 10_000);
       this.observations.set(name, list);
       return;
     }

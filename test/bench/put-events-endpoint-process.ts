@@ -83,6 +83,8 @@ async function childMain(): Promise<void> {
   let waiting: Array<{ id: number; count: number }> = [];
   const bus = await startLocalEventBridge({
     busNames: process.argv.slice(2),
+    // Counted as they are accepted; kept nowhere (EventBridge's memory is not the streamer's cost).
+    record: false,
     onAccepted: (events) => {
       const at = preciseNow();
       lastAt = at;

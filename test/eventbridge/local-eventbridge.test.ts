@@ -112,6 +112,19 @@ describe("accepting events", () => {
     }
   });
 
+  it("with record: false, hands every event to onAccepted and keeps none, and says so when asked for them", async () => {
+    const seen: AcceptedEvent[] = [];
+    const bus = await startBus({ record: false, onAccepted: (events) => void seen.push(...events) });
+    const result = await put(clientFor(bus), [entry(1), entry(2)]);
+    expect(result.FailedEntryCount).toBe(0);
+    expect(seen.map((e) => e.id)).toEqual(result.Entries?.map((e) => e.EventId));
+    expect(() => bus.accepted()).toThrow("this local EventBridge was started with record: false, so it keeps no accepted events; read events through onAccepted");
+    expect(() => bus.calls()).toThrow(/record: false, so it keeps no calls/);
+    // Call numbers still count, for failure pickers.
+    bus.failEntries((_entry, _index, callNumber) => (callNumber === 2 ? { code: "InternalFailure" } : undefined));
+    expect((await put(clientFor(bus), [entry(3)])).FailedEntryCount).toBe(1);
+  });
+
   it("builds the envelope a rule target receives", async () => {
     const bus = await startBus();
     await put(clientFor(bus), [entry(7, { Time: new Date("2026-03-04T05:06:07Z"), Resources: ["r"] })]);

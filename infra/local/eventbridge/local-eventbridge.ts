@@ -75,6 +75,12 @@ export interface LocalEventBridgeOptions {
   readonly unknownBus?: "reject" | "drop";
   /** Runs after a call's entries pass, before the answer; throwing fails them with InternalFailure. */
   readonly onAccepted?: (events: readonly AcceptedEvent[]) => void | Promise<void>;
+  /**
+   * Keeps every accepted event and every call in memory, for `accepted()` and `calls()`
+   * (tests). A long-running bus (the local runtime, where a day at 20 events/s would hold
+   * gigabytes) turns it off and reads events through `onAccepted`. @default true
+   */
+  readonly record?: boolean;
 }
 
 /** The per-entry ErrorCodes AWS documents as retryable, or any other code a test needs. */
@@ -128,9 +134,9 @@ export interface LocalEventBridge {
   /** `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL_EVENTBRIDGE`. */
   readonly endpoint: string;
   readonly busNames: readonly string[];
-  /** Every accepted event, in the order accepted. */
+  /** Every accepted event, in the order accepted (throws when started with `record: false`). */
   accepted(): readonly AcceptedEvent[];
-  /** Every PutEvents call, in arrival order; those not yet answered are `pending`. */
+  /** Every PutEvents call, in arrival order; those not yet answered are `pending` (throws when started with `record: false`). */
   calls(): readonly PutEventsCall[];
   /** Partial failures from now on (FailedEntryCount set); `undefined` stops them. */
   failEntries(pick: EntryFailurePicker | undefined): void;
@@ -215,8 +221,11 @@ export async function startLocalEventBridge(options: LocalEventBridgeOptions = {
   if (!(maxRequestBytes > 0)) throw new RangeError(`maxRequestBytes must be positive, got ${maxRequestBytes}`);
   const buses = new Set([DEFAULT_EVENT_BUS, ...(options.busNames ?? [])]);
   const unknownBus = options.unknownBus ?? "reject";
+  const keep = options.record ?? true;
   const accepted: AcceptedEvent[] = [];
   const records: CallRecord[] = [];
+  let callCount = 0;
+  const notRecorded = (what: string) => new Error(`this local EventBridge was started with record: false, so it keeps no ${what}; read events through onAccepted`);
   let pickEntryFailure: EntryFailurePicker | undefined;
   let outage: Outage | undefined;
   let delayMs = 0;
@@ -299,7 +308,7 @@ export async function startLocalEventBridge(options: LocalEventBridgeOptions = {
     if (passed.length > 0) {
       const delivered = acceptChain.then(async () => {
         await options.onAccepted?.(passed);
-        accepted.push(...passed);
+        if (keep) accepted.push(...passed);
       });
       acceptChain = delivered.catch(() => undefined);
       try {
@@ -342,16 +351,16 @@ export async function startLocalEventBridge(options: LocalEventBridgeOptions = {
     if (operation !== "PutEvents") {
       throw new EventBridgeApiError(400, "UnknownOperationException", `Unknown operation ${request.method ?? ""} ${String(target ?? "(no X-Amz-Target)")}`);
     }
-    const record: CallRecord = { number: records.length + 1, receivedAt: receivedAt.toISOString(), entryCount: 0, size: 0, outcome: { kind: "pending" } };
-    records.push(record);
+    const call: CallRecord = { number: ++callCount, receivedAt: receivedAt.toISOString(), entryCount: 0, size: 0, outcome: { kind: "pending" } };
+    if (keep) records.push(call);
     try {
-      return await putEvents(body, record, receivedAt);
+      return await putEvents(body, call, receivedAt);
     } catch (error) {
       const failure =
         error instanceof EventBridgeApiError
           ? error
           : new EventBridgeApiError(500, "InternalException", `local EventBridge failed: ${error instanceof Error ? error.message : String(error)}`);
-      record.outcome = { kind: "failed", status: failure.status, type: failure.type, message: failure.message };
+      call.outcome = { kind: "failed", status: failure.status, type: failure.type, message: failure.message };
       throw failure;
     }
   }
@@ -412,8 +421,14 @@ export async function startLocalEventBridge(options: LocalEventBridgeOptions = {
   return {
     endpoint: `http://${HOST}:${port}`,
     busNames: [...buses],
-    accepted: () => [...accepted],
-    calls: () => records.map((record) => ({ ...record })),
+    accepted: () => {
+      if (!keep) throw notRecorded("accepted events");
+      return [...accepted];
+    },
+    calls: () => {
+      if (!keep) throw notRecorded("calls");
+      return records.map((call) => ({ ...call }));
+    },
     failEntries: (pick) => {
       pickEntryFailure = pick;
     },
