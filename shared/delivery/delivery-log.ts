@@ -97,6 +97,10 @@ type Item = Record<string, AttributeValue>;
 
 const partition = (sinkId: string): AttributeValue => ({ S: `SINK#${sinkId}` });
 const ATTEMPT_PREFIX = "ATTEMPT#";
+/** At most this many queries fill one page of `list` (each reads up to 1 MB). */
+const MAX_QUERIES_PER_PAGE = 10;
+/** Attempts a follow-up query of `list` reads at once, past attempts of an earlier sink. */
+const SKIP_READ_LIMIT = 200;
 /** BatchWriteItem's limit on items per request. */
 const BATCH_WRITE_MAX_ITEMS = 25;
 
@@ -238,20 +242,44 @@ export class DynamoDeliveryLog implements DeliveryLog {
     return item;
   }
 
+  /**
+   * A page of the sink's attempts, newest first. With `sinkIndex`, attempts of an earlier sink
+   * of the same ID are skipped: DynamoDB applies a query's Limit before its filter, so the
+   * page is filled by reading on (up to MAX_QUERIES_PER_PAGE queries) rather than coming back
+   * short, or empty, with a token. The token is the key of the last attempt returned, or,
+   * when the reads stopped in a run of skipped attempts, of the last one read.
+   */
   async list(sinkId: string, page: { limit: number; nextToken?: string; sinkIndex?: number }): Promise<{ attempts: DeliveryAttempt[]; nextToken?: string }> {
-    const result = await this.client.send(
-      new QueryCommand({
-        TableName: this.options.tableName,
-        KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-        ...(page.sinkIndex !== undefined ? { FilterExpression: "attribute_not_exists(SinkIndex) OR SinkIndex = :sinkIndex" } : {}),
-        ExpressionAttributeValues: { ":pk": partition(sinkId), ":prefix": { S: ATTEMPT_PREFIX }, ...(page.sinkIndex !== undefined ? { ":sinkIndex": { N: String(page.sinkIndex) } } : {}) },
-        ScanIndexForward: false,
-        Limit: page.limit,
-        ...(page.nextToken !== undefined ? { ExclusiveStartKey: { pk: partition(sinkId), sk: { S: decodeNextToken(page.nextToken) } } } : {}),
-      }),
-    );
-    const last = result.LastEvaluatedKey?.sk?.S;
-    return { attempts: (result.Items ?? []).map(attemptFromItem), ...(last !== undefined ? { nextToken: Buffer.from(last).toString("base64url") } : {}) };
+    const filtered = page.sinkIndex !== undefined;
+    const items: Item[] = [];
+    let startKey: Item | undefined = page.nextToken !== undefined ? { pk: partition(sinkId), sk: { S: decodeNextToken(page.nextToken) } } : undefined;
+    let cut = false;
+    for (let queries = 0; items.length < page.limit && queries < MAX_QUERIES_PER_PAGE; queries++) {
+      const wanted = page.limit - items.length;
+      const result = await this.client.send(
+        new QueryCommand({
+          TableName: this.options.tableName,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+          ...(filtered ? { FilterExpression: "attribute_not_exists(SinkIndex) OR SinkIndex = :sinkIndex" } : {}),
+          ExpressionAttributeValues: { ":pk": partition(sinkId), ":prefix": { S: ATTEMPT_PREFIX }, ...(filtered ? { ":sinkIndex": { N: String(page.sinkIndex) } } : {}) },
+          ScanIndexForward: false,
+          // The first query reads just a page; later ones (past skipped attempts) read more at once.
+          Limit: queries === 0 ? wanted : Math.max(wanted, SKIP_READ_LIMIT),
+          ...(startKey !== undefined ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of result.Items ?? []) {
+        if (items.length === page.limit) {
+          cut = true;
+          break;
+        }
+        items.push(item);
+      }
+      startKey = result.LastEvaluatedKey;
+      if (cut || startKey === undefined) break;
+    }
+    const last = cut ? items.at(-1)?.sk?.S : startKey?.sk?.S;
+    return { attempts: items.map(attemptFromItem), ...(last !== undefined ? { nextToken: Buffer.from(last).toString("base64url") } : {}) };
   }
 
   async pending(sinkId: string, firstDeliveryId: string): Promise<PendingDelivery | undefined> {

@@ -147,3 +147,49 @@ describe("DynamoDeliveryLog.recordAll", () => {
     await expect(log.recordAll([attempt(1)])).rejects.toThrow(/resource not found|non-existent table|ResourceNotFound/i);
   });
 });
+
+describe("DynamoDeliveryLog.list", () => {
+  /** Every page from the start, following the tokens; how many queries each took. */
+  async function pages(log: DynamoDeliveryLog, sent: string[], sinkId: string, limit: number, sinkIndex?: number) {
+    const out: Array<{ indexes: number[]; token: boolean; queries: number }> = [];
+    let nextToken: string | undefined;
+    do {
+      sent.length = 0;
+      const page = await log.list(sinkId, { limit, ...(nextToken !== undefined ? { nextToken } : {}), ...(sinkIndex !== undefined ? { sinkIndex } : {}) });
+      out.push({ indexes: page.attempts.map((a) => a.LastIndex), token: page.nextToken !== undefined, queries: sent.length });
+      nextToken = page.nextToken;
+    } while (nextToken !== undefined && out.length < 20);
+    return out;
+  }
+
+  it("fills each page past an earlier sink's attempts instead of returning short or empty pages with a token", async () => {
+    const { log, sent } = await newLog();
+    // The sink registered again (CreateIndex 2) has 5 attempts, newer than the 300 of the deleted one (CreateIndex 1); one record predates SinkIndex.
+    const old = Array.from({ length: 300 }, (_, n) => attempt(n, "s", { SinkIndex: 1 }));
+    const legacy = attempt(300, "s");
+    const current = Array.from({ length: 5 }, (_, n) => attempt(1_000 + n, "s", { SinkIndex: 2 }));
+    await log.recordAll([...old, legacy, ...current]);
+
+    // Newest first: the current sink's five, then the record without a SinkIndex, then nothing more.
+    expect(await pages(log, sent, "s", 4, 2)).toEqual([
+      { indexes: [1004, 1003, 1002, 1001], token: true, queries: 1 },
+      { indexes: [1000, 300], token: false, queries: 3 },
+    ]);
+    expect(await pages(log, sent, "s", 50, 2)).toEqual([{ indexes: [1004, 1003, 1002, 1001, 1000, 300], token: false, queries: 3 }]);
+    // Without a sinkIndex every attempt is listed, a page per query.
+    const all = await pages(log, sent, "s", 100);
+    expect(all.flatMap((p) => p.indexes)).toHaveLength(306);
+    expect(all.every((p) => p.queries === 1)).toBe(true);
+  });
+
+  it("stops after a bounded number of queries in a long run of skipped attempts, and the token goes on from there", async () => {
+    const { log, sent } = await newLog();
+    // 2,500 attempts of the earlier sink: more than 10 follow-up queries of 200 read.
+    const old = Array.from({ length: 2_500 }, (_, n) => attempt(n, "s", { SinkIndex: 1 }));
+    await log.recordAll([...old, attempt(5_000, "s", { SinkIndex: 2 })]);
+    const result = await pages(log, sent, "s", 2, 2);
+    expect(result[0]).toEqual({ indexes: [5000], token: true, queries: 10 });
+    expect(result.at(-1)!.token).toBe(false);
+    expect(result.flatMap((p) => p.indexes)).toEqual([5000]);
+  });
+});
