@@ -108,6 +108,8 @@ const BATCH_WRITE_MAX_ITEMS = 25;
 interface QueuedCall {
   left: number;
   unwritten: number;
+  /** The first reason one of its records was not written. */
+  reason: Error | undefined;
   readonly total: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
@@ -147,7 +149,7 @@ export class DynamoDeliveryLog implements DeliveryLog {
         const item = this.attemptItem(attempt);
         items.set(`${item.pk!.S}\u0000${item.sk!.S}`, item);
       }
-      const call: QueuedCall = { left: items.size, unwritten: 0, total: items.size, resolve, reject };
+      const call: QueuedCall = { left: items.size, unwritten: 0, reason: undefined, total: items.size, resolve, reject };
       for (const [key, item] of items) this.queued.push({ key, item, call });
       if (!this.writing) void this.writeQueued();
     });
@@ -177,11 +179,14 @@ export class DynamoDeliveryLog implements DeliveryLog {
           failure = error as Error;
         }
         for (const { item, call } of request) {
-          if (failure !== undefined || unprocessed.has(item)) call.unwritten++;
+          if (failure !== undefined || unprocessed.has(item)) {
+            call.unwritten++;
+            call.reason ??= failure ?? new Error(this.unprocessedReason());
+          }
           if (--call.left > 0) continue;
-          if (call.unwritten === 0) call.resolve();
-          else if (failure !== undefined && call.unwritten === call.total) call.reject(failure);
-          else call.reject(new Error(`${call.unwritten} of ${call.total} delivery attempt records were not written to ${this.options.tableName}: ${failure?.message ?? this.unprocessedReason()}`));
+          if (call.reason === undefined) call.resolve();
+          else if (call.reason === failure && call.unwritten === call.total) call.reject(failure);
+          else call.reject(new Error(`${call.unwritten} of ${call.total} delivery attempt records were not written to ${this.options.tableName}: ${call.reason.message}`));
         }
       }
     } finally {

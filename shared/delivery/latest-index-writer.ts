@@ -38,6 +38,8 @@ export class LatestIndexWriter {
   private readonly sinks = new Map<string, Progress>();
   private readonly writing = new Set<Promise<void>>();
   private readonly now: () => number;
+  /** Set by flush(): a write failing after it is logged, not tried again (the store is going away). */
+  private flushed = false;
 
   constructor(
     private readonly store: Pick<SinkStore, "advanceLatestIndex">,
@@ -74,6 +76,7 @@ export class LatestIndexWriter {
 
   /** Writes every deferred advance now, and waits for the writes in flight (a clean stop). */
   async flush(): Promise<void> {
+    this.flushed = true;
     for (const [sinkId, progress] of this.sinks) {
       if (progress.pending === undefined) continue;
       clearTimeout(progress.timer);
@@ -101,6 +104,10 @@ export class LatestIndexWriter {
     const write = this.store.advanceLatestIndex(sinkId, index, progress.createIndex).then(
       () => undefined,
       (error: unknown) => {
+        if (this.flushed) {
+          this.options.logger.warn("a sink's LatestIndex could not be advanced at the stop; its next delivery will advance it", { sinkId, index, error: (error as Error).message });
+          return;
+        }
         this.options.logger.warn("a sink's LatestIndex could not be advanced; it will be tried again", { sinkId, index, error: (error as Error).message });
         if (this.sinks.get(sinkId) !== progress) return;
         progress.pending = Math.max(index, progress.pending ?? index);

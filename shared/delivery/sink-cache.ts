@@ -60,8 +60,8 @@ export interface SinkCacheOptions {
  * between its write and the version's move). Token expiry is judged on every call.
  * Concurrent callers share one version read and one reload: a caller arriving while a
  * version read is in flight takes its answer (in Lambda a container runs one batch at a
- * time, so this only merges the local runtime's concurrent pollers; a change landing during
- * that read is seen by the next one).
+ * time, so this only merges the local runtime's concurrent invocations; a change landing
+ * during that read is seen by the next one).
  */
 export class SinkCache {
   private loaded: { at: number; version: number; sinks: ReadonlyMap<string, Sink>; enabled: Sink[]; grants: readonly ScopeGrant[] } | undefined;
@@ -86,6 +86,11 @@ export class SinkCache {
     const loaded = await this.current();
     const scopes = teamScopes(loaded.grants, this.now());
     return loaded.enabled.map((sink) => ({ sink, scope: sink.Team !== undefined ? scopes.get(sink.Team) : undefined }));
+  }
+
+  /** The next call reads the change version, whatever the check interval (a write this process made). */
+  invalidate(): void {
+    this.checkedAt = Number.NEGATIVE_INFINITY;
   }
 
   /** Every sink, enabled or not, by ID: the deliverer's one read per batch instead of one per sink. */

@@ -135,8 +135,11 @@ export class DynamoSinkStore implements SinkStore {
     });
   }
 
-  async disable(id: string, reason: string, now = Date.now()): Promise<boolean> {
-    const disabled = await this.updateIf(id, "SET DisabledReason = :reason, DisabledAt = :at", "attribute_exists(pk)", { ":reason": { S: reason }, ":at": { N: String(now) } });
+  async disable(id: string, reason: string, now = Date.now(), createIndex?: number): Promise<boolean> {
+    const values: Record<string, AttributeValue> = { ":reason": { S: reason }, ":at": { N: String(now) } };
+    if (createIndex !== undefined) values[":createIndex"] = { N: String(createIndex) };
+    const condition = createIndex === undefined ? "attribute_exists(pk)" : "attribute_exists(pk) AND CreateIndex = :createIndex";
+    const disabled = await this.updateIf(id, "SET DisabledReason = :reason, DisabledAt = :at", condition, values);
     // The fan-out stops queueing for it from its next batch.
     if (disabled) await this.counter.landed();
     return disabled;

@@ -41,9 +41,11 @@ export interface SinkStore {
   advanceLatestIndex(id: string, index: number, createIndex?: number): Promise<boolean>;
   /**
    * Stops deliveries to the sink for good, recording why (the webhook answered 410 Gone).
-   * Re-registering the sink (`put`) enables it again. Returns false when the sink is gone.
+   * Re-registering the sink (`put`) enables it again. With `createIndex`, only while the sink
+   * is that registration (a 410 from a deleted sink's webhook never disables its successor).
+   * Returns false when the sink is gone or is another registration.
    */
-  disable(id: string, reason: string, now?: number): Promise<boolean>;
+  disable(id: string, reason: string, now?: number, createIndex?: number): Promise<boolean>;
   /** Issues a new secret; the old one keeps signing for the grace period. Throws NotFoundError. */
   rotateSecret(id: string, now?: number, guard?: SinkGuard): Promise<Written<Sink>>;
   /** Moves after every landed sink or token write (not LatestIndex advances): unchanged means the configuration is as it was. */

@@ -59,8 +59,8 @@ async function setup() {
   const deliverer = (overrides: Partial<ConstructorParameters<typeof Deliverer>[0]> = {}) =>
     new Deliverer({ sinks, log, webhooks, queue, policy: DEFAULT_RETRY_POLICY, maxEventsPerRequest: 1, logger, metrics, ...overrides });
 
-  async function register(id: string) {
-    return (await sinks.put({ ID: id, Type: "webhook", Topics: { "*": ["*"] }, Address: receiver.url })).value;
+  async function register(id: string, path = "") {
+    return (await sinks.put({ ID: id, Type: "webhook", Topics: { "*": ["*"] }, Address: `${receiver.url}${path}` })).value;
   }
 
   /** Queues one message per index for each sink, then receives them as one batch (as the event source hands it over). */
@@ -261,6 +261,38 @@ describe("Deliverer: one batch's writes", () => {
     expect(rotated.PreviousSecrets?.length ?? 0).toBeGreaterThan(0);
     const b = (await t.log.list("b", { limit: 10 })).attempts.find((x) => x.LastIndex === 9);
     expect(b).toMatchObject({ Outcome: "dead-lettered", Error: "the sink is disabled: turned off by hand" });
+  });
+
+  it("after a 410, treats the sink as disabled from the next batch however long the check interval; a deleted sink's 410 never disables its successor", async () => {
+    const t = await setup();
+    t.receiver.setReply((request) => (request.url.includes("/gone") ? { status: 410 } : { status: 200 }));
+    await Promise.all([t.register("a", "/gone"), t.register("x", "/gone-old")]);
+    const inner = t.deliverer({ directory: new SinkCache(t.sinks, { ttlMs: 600_000, checkEveryMs: 600_000 }) });
+    // As the event source does: the batch's messages are deleted once handled, so the groups move on.
+    const directory = {
+      handle: async (messages: QueuedMessage[]) => {
+        const failed = await inner.handle(messages);
+        await t.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: t.queues.queueUrl, Entries: messages.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.receiptHandle })) }));
+        return failed;
+      },
+    };
+    expect(await directory.handle(await t.batch({ a: [1] }))).toEqual([]);
+    expect((await t.sinks.get("a")).value?.Disabled?.Reason).toMatch(/410 Gone/);
+    // The next batch, well within the check interval: no request, dead-lettered as disabled.
+    const sentBefore = t.receiver.received.length;
+    expect(await directory.handle(await t.batch({ a: [2] }))).toEqual([]);
+    expect(t.receiver.received.length).toBe(sentBefore);
+    expect((await t.log.list("a", { limit: 10 })).attempts.find((x) => x.LastIndex === 2)).toMatchObject({ Outcome: "dead-lettered", Error: expect.stringMatching(/^the sink is disabled: the webhook answered 410 Gone/) });
+
+    // x is deleted and registered again, by someone else, at another address; the directory still holds the old x,
+    // whose queued message is posted to the old address, which answers 410.
+    const old = (await t.sinks.get("x")).value!;
+    await t.sinks.delete("x");
+    const successor = await t.register("x", "/new");
+    expect(await directory.handle(await t.batch({ x: [3] }, { x: old.CreateIndex }))).toEqual([]);
+    expect(t.receiver.received.at(-1)?.url).toMatch(/\/gone-old$/);
+    expect((await t.sinks.get("x")).value).toMatchObject({ CreateIndex: successor.CreateIndex, Address: `${t.receiver.url}/new` });
+    expect((await t.sinks.get("x")).value?.Disabled).toBeUndefined();
   });
 
   it("never loses a delivery to a directory that is behind: a sink registered, enabled again or registered again since it loaded is read on its own", async () => {

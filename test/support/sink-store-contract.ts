@@ -108,6 +108,17 @@ export function describeSinkStoreContract(name: string, make: () => Promise<Sink
       expect((await store.get("a")).value?.LatestIndex).toBe(2);
     });
 
+    it("disables the registration named only, never a later one under the same ID", async () => {
+      const store = await make();
+      const first = (await store.put(registration("a"))).value;
+      await store.delete("a");
+      const second = (await store.put(registration("a"))).value;
+      expect(await store.disable("a", "410 Gone", 1_000, first.CreateIndex)).toBe(false);
+      expect((await store.get("a")).value?.Disabled).toBeUndefined();
+      expect(await store.disable("a", "410 Gone", 1_000, second.CreateIndex)).toBe(true);
+      expect((await store.get("a")).value?.Disabled?.Reason).toBe("410 Gone");
+    });
+
     it("deletes, succeeds on a missing sink, and starts a re-created sink afresh", async () => {
       const store = await make();
       const created = (await store.put(registration("a"))).value;

@@ -10,12 +10,17 @@ import { createLogger } from "../../shared/observability/logger";
 function recordingStore() {
   const writes: Array<[string, number, number | undefined]> = [];
   let failures = 0;
+  let attempts = 0;
   return {
     writes,
+    get attempts() {
+      return attempts;
+    },
     failNext(count: number) {
       failures = count;
     },
     async advanceLatestIndex(id: string, index: number, createIndex?: number) {
+      attempts++;
       if (failures > 0) {
         failures--;
         throw new Error("ProvisionedThroughputExceededException");
@@ -121,5 +126,18 @@ describe("LatestIndexWriter", () => {
     // Nothing is left for the timers.
     await vi.advanceTimersByTimeAsync(120_000);
     expect(store.writes).toHaveLength(4);
+  });
+
+  it("does not try a write again once flush() has run: the store is going away, and the sink's next delivery advances it", async () => {
+    const store = recordingStore();
+    const writer = new LatestIndexWriter(store, { everyMs: 1_000, logger });
+    await writer.advance("a", 1, 7);
+    writer.advance("a", 2, 7);
+    store.failNext(1);
+    await writer.flush();
+    const attempts = store.attempts;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(store.attempts).toBe(attempts);
+    expect(store.writes).toEqual([["a", 1, 7]]);
   });
 });
