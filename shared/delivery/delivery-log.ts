@@ -96,6 +96,8 @@ export interface DynamoDeliveryLogOptions {
 type Item = Record<string, AttributeValue>;
 
 const partition = (sinkId: string): AttributeValue => ({ S: `SINK#${sinkId}` });
+/** An item's primary key as one string. */
+const itemKey = (item: Item | undefined): string => `${item?.pk?.S}\u0000${item?.sk?.S}`;
 const ATTEMPT_PREFIX = "ATTEMPT#";
 /** At most this many queries fill one page of `list` (each reads up to 1 MB). */
 const MAX_QUERIES_PER_PAGE = 10;
@@ -124,12 +126,14 @@ interface QueuedItem {
 export class DynamoDeliveryLog implements DeliveryLog {
   private readonly client: DynamoDBClient;
   private readonly ttlSeconds: number;
+  private readonly unprocessedRetries: number;
   private queued: QueuedItem[] = [];
   private writing = false;
 
   constructor(private readonly options: DynamoDeliveryLogOptions) {
     this.client = options.client ?? new LeanDynamoDBClient(options.clientConfig ?? {});
     this.ttlSeconds = (options.ttlDays ?? 7) * 86_400;
+    this.unprocessedRetries = options.unprocessedRetries ?? 6;
   }
 
   /**
@@ -147,7 +151,7 @@ export class DynamoDeliveryLog implements DeliveryLog {
       const items = new Map<string, Item>();
       for (const attempt of attempts) {
         const item = this.attemptItem(attempt);
-        items.set(`${item.pk!.S}\u0000${item.sk!.S}`, item);
+        items.set(itemKey(item), item);
       }
       const call: QueuedCall = { left: items.size, unwritten: 0, reason: undefined, total: items.size, resolve, reject };
       for (const [key, item] of items) this.queued.push({ key, item, call });
@@ -195,7 +199,7 @@ export class DynamoDeliveryLog implements DeliveryLog {
   }
 
   private unprocessedReason(): string {
-    const tries = (this.options.unprocessedRetries ?? 6) + 1;
+    const tries = this.unprocessedRetries + 1;
     return `DynamoDB left them unprocessed ${tries} ${tries === 1 ? "time" : "times"} (throttled)`;
   }
 
@@ -205,7 +209,7 @@ export class DynamoDeliveryLog implements DeliveryLog {
    */
   private async batchWrite(items: Item[]): Promise<ReadonlySet<Item>> {
     const { tableName } = this.options;
-    const retries = this.options.unprocessedRetries ?? 6;
+    const retries = this.unprocessedRetries;
     const baseMs = this.options.unprocessedRetryBaseMs ?? 50;
     let requests: WriteRequest[] = items.map((Item) => ({ PutRequest: { Item } }));
     for (let attempt = 0; ; attempt++) {
@@ -214,9 +218,8 @@ export class DynamoDeliveryLog implements DeliveryLog {
       if (left.length === 0) return new Set();
       if (attempt >= retries) {
         // DynamoDB hands back the requests it was given (deserialised anew): match them to ours by key.
-        const key = (item: Item | undefined) => `${item?.pk?.S}\u0000${item?.sk?.S}`;
-        const leftKeys = new Set(left.map((request) => key(request.PutRequest?.Item)));
-        return new Set(items.filter((item) => leftKeys.has(key(item))));
+        const leftKeys = new Set(left.map((request) => itemKey(request.PutRequest?.Item)));
+        return new Set(items.filter((item) => leftKeys.has(itemKey(item))));
       }
       requests = left;
       // Exponential backoff with full jitter, as AWS advises for unprocessed items.

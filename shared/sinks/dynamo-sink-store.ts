@@ -136,25 +136,25 @@ export class DynamoSinkStore implements SinkStore {
   }
 
   async disable(id: string, reason: string, now = Date.now(), createIndex?: number): Promise<boolean> {
-    const values: Record<string, AttributeValue> = { ":reason": { S: reason }, ":at": { N: String(now) } };
-    if (createIndex !== undefined) values[":createIndex"] = { N: String(createIndex) };
-    const condition = createIndex === undefined ? "attribute_exists(pk)" : "attribute_exists(pk) AND CreateIndex = :createIndex";
-    const disabled = await this.updateIf(id, "SET DisabledReason = :reason, DisabledAt = :at", condition, values);
+    const disabled = await this.updateIf(id, "SET DisabledReason = :reason, DisabledAt = :at", "attribute_exists(pk)", { ":reason": { S: reason }, ":at": { N: String(now) } }, createIndex);
     // The fan-out stops queueing for it from its next batch.
     if (disabled) await this.counter.landed();
     return disabled;
   }
 
   advanceLatestIndex(id: string, index: number, createIndex?: number): Promise<boolean> {
-    if (createIndex === undefined) return this.updateIf(id, "SET LatestIndex = :index", "attribute_exists(pk) AND LatestIndex < :index", { ":index": { N: String(index) } });
-    return this.updateIf(id, "SET LatestIndex = :index", "attribute_exists(pk) AND LatestIndex < :index AND CreateIndex = :createIndex", {
-      ":index": { N: String(index) },
-      ":createIndex": { N: String(createIndex) },
-    });
+    return this.updateIf(id, "SET LatestIndex = :index", "attribute_exists(pk) AND LatestIndex < :index", { ":index": { N: String(index) } }, createIndex);
   }
 
-  /** One conditional update of a sink's item; false when the condition does not hold. */
-  private async updateIf(id: string, update: string, condition: string, values: Record<string, AttributeValue>): Promise<boolean> {
+  /**
+   * One conditional update of a sink's item; false when the condition does not hold. With
+   * `createIndex`, it must also still be that registration of the ID.
+   */
+  private async updateIf(id: string, update: string, condition: string, values: Record<string, AttributeValue>, createIndex?: number): Promise<boolean> {
+    if (createIndex !== undefined) {
+      condition = `${condition} AND CreateIndex = :createIndex`;
+      values = { ...values, ":createIndex": { N: String(createIndex) } };
+    }
     try {
       await this.client.send(new UpdateItemCommand({ TableName: this.tableName, Key: sinkKey(id), UpdateExpression: update, ConditionExpression: condition, ExpressionAttributeValues: values }));
       return true;
