@@ -2,15 +2,15 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
-/**
- * The local management token: `SINKS_MANAGEMENT_TOKEN` if set; otherwise the one saved
- * in `file`, generated on first use (so it survives restarts).
- */
 /** Where the generated management token is kept, in the runtime's data directory. */
 export function managementTokenFile(dataDir: string): string {
   return join(dataDir, "management-token");
 }
 
+/**
+ * The local management token: `SINKS_MANAGEMENT_TOKEN` if set; otherwise the one saved
+ * in `file`, generated on first use (so it survives restarts).
+ */
 export function localManagementToken(fromEnv: string | undefined, file: string): { token: string; source: "environment" | "generated" | "saved" } {
   if (fromEnv?.trim()) return { token: fromEnv.trim(), source: "environment" };
   if (existsSync(file)) {

@@ -1,6 +1,6 @@
 import { request } from "undici";
 
-export type ApiMethod = "GET" | "PUT" | "POST" | "DELETE";
+type ApiMethod = "GET" | "PUT" | "POST" | "DELETE";
 
 /**
  * One call to the sinks API as a test makes it (not through the CLI's client, which some tests

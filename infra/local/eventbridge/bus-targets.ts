@@ -58,11 +58,8 @@ export function busTargets(options: BusTargetsOptions): BusTargets {
     const write = writes.then(async () => {
       if (handle === undefined) {
         await mkdir(dirname(file), { recursive: true });
-        archiveBytes = await stat(file).then(
-          (s) => s.size,
-          () => 0,
-        );
         handle = await open(file, "a+");
+        archiveBytes = (await handle.stat()).size;
         // A write cut short (a full disk, a killed process) leaves half a line: the next line starts afresh.
         if (archiveBytes > 0) {
           const last = Buffer.alloc(1);

@@ -12,8 +12,6 @@ export interface SqsEventSourceOptions {
   readonly handler: (event: SQSEvent) => Promise<SQSBatchResponse | void>;
   /** Records per invocation (Lambda's BatchSize). @default 10 */
   readonly batchSize?: number;
-  /** How long to gather records before invoking with fewer than a full batch (MaximumBatchingWindowInSeconds, in ms). @default 0 */
-  readonly batchWindowMs?: number;
   /** Invocations at once (Lambda's concurrency; FIFO order holds across them: a group's messages stay locked until deleted). @default 1 */
   readonly concurrency?: number;
   /** Told of a failed invocation or receive; the records come back after their visibility timeout. */
@@ -26,8 +24,8 @@ export interface SqsEventSource {
 
 /**
  * What Lambda's SQS event source mapping does, for the local runtime and tests: long-polls
- * the queue, invokes the function with up to `batchSize` records (gathering for
- * `batchWindowMs`), deletes the records it did not report in `batchItemFailures`, and
+ * the queue, invokes the function with up to `batchSize` records (no batching window, as for
+ * the FIFO queue, which has none), deletes the records it did not report in `batchItemFailures`, and
  * leaves those (or all, if it threw) to reappear after their visibility timeout. Redrive to
  * a dead-letter queue is the queue's own `RedrivePolicy`, as in AWS.
  */
@@ -38,23 +36,17 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
 
   const sqs = sqsClient({ endpoint: options.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
 
-  const receive = async (max: number, waitSeconds: number): Promise<Message[]> => {
+  const receive = async (): Promise<Message[]> => {
     const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: max, WaitTimeSeconds: waitSeconds, MessageSystemAttributeNames: ["All"], MessageAttributeNames: ["All"] }),
+      new ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: batchSize, WaitTimeSeconds: 1, MessageSystemAttributeNames: ["All"], MessageAttributeNames: ["All"] }),
       { abortSignal: stopping.signal },
     );
     return Messages;
   };
 
   const slots = options.concurrency ?? 1;
+  // Each settles (its errors go to onError), so a full set frees a slot when any one ends.
   const running = new Set<Promise<void>>();
-  let slotFreed: (() => void) | undefined;
-  const wake = () => {
-    const waiting = slotFreed;
-    slotFreed = undefined;
-    waiting?.();
-  };
-  stopping.signal.addEventListener("abort", wake, { once: true });
 
   // One receive at a time, handing each batch to an invocation slot (up to `concurrency` at
   // once), as Lambda's pollers feed concurrent invocations. A poller per slot, each
@@ -64,24 +56,15 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   const loop = async () => {
     while (!stopping.signal.aborted) {
       if (running.size >= slots) {
-        await new Promise<void>((resolve) => (slotFreed = resolve));
+        await Promise.race(running);
         continue;
       }
       try {
-        const messages = await receive(batchSize, 1);
+        const messages = await receive();
         if (messages.length === 0) continue;
-        const windowEnds = Date.now() + (options.batchWindowMs ?? 0);
-        while (messages.length < batchSize && Date.now() < windowEnds && !stopping.signal.aborted) {
-          const more = await receive(batchSize - messages.length, 0);
-          if (more.length === 0) await sleep(Math.min(20, windowEnds - Date.now()), stopping.signal).catch(() => undefined);
-          messages.push(...more);
-        }
         const invocation: Promise<void> = invoke(messages)
           .catch((error: unknown) => options.onError?.(error))
-          .finally(() => {
-            running.delete(invocation);
-            wake();
-          });
+          .finally(() => running.delete(invocation));
         running.add(invocation);
       } catch (error) {
         if (stopping.signal.aborted) break;
