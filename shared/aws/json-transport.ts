@@ -1,4 +1,4 @@
-import { InvokeStore } from "@aws/lambda-invoke-store";
+import { recursionDetectionMiddleware } from "@aws-sdk/core/client";
 import { getEndpointFromInstructions } from "@smithy/core/endpoints";
 import type { AwsCredentialIdentity, HttpRequest } from "@smithy/types";
 import { Agent } from "undici";
@@ -96,8 +96,7 @@ export class AwsJsonTransport {
   /** One call: resolves with the answer whatever its status; rejects when no answer came. */
   async call(target: Target, operation: string, body: string | Buffer, signal?: AbortSignal): Promise<JsonAnswer> {
     const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
-    const trace = await lambdaTraceHeaders();
-    const headers = await this.sign(target, {
+    const request: HttpRequest = {
       method: "POST",
       protocol: target.protocol,
       hostname: target.hostname,
@@ -112,10 +111,12 @@ export class AwsJsonTransport {
         "x-amz-target": `${this.service.targetPrefix}.${operation}`,
         "content-length": String(bytes.length),
         "user-agent": USER_AGENT,
-        ...trace,
       },
       body: bytes,
-    });
+    };
+    // Only a Lambda invocation has trace headers to pass on (the SDK's step adds X-Amzn-Trace-Id only there, and the invoke store is empty elsewhere).
+    if (process.env.AWS_LAMBDA_FUNCTION_NAME) await addTraceHeaders(request);
+    const headers = await this.sign(target, request);
     const response = await this.dispatcher.request({ origin: target.origin, path: target.path, method: "POST", headers, body: bytes, ...(signal !== undefined ? { signal } : {}) });
     const text = await response.body.text();
     const clockSkewCorrected = this.learnClock(response.headers.date);
@@ -173,23 +174,14 @@ export class AwsJsonTransport {
   }
 }
 
-/** The invocation's trace headers when running in Lambda (none elsewhere), as the SDK's recursion-detection middleware finds them. */
-async function lambdaTraceHeaders(): Promise<Record<string, string>> {
-  const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME;
-  if (functionName === undefined || functionName === "") return {};
-  const store = await InvokeStore.getInstanceAsync().catch(() => undefined);
-  const headers: Record<string, string> = {};
-  const traceId = store?.getXRayTraceId() ?? process.env._X_AMZN_TRACE_ID;
-  if (traceId !== undefined && traceId !== "") headers["x-amzn-trace-id"] = traceId;
-  const traceparent = store?.getTraceparent?.();
-  if (traceparent) {
-    headers.traceparent = traceparent;
-    const tracestate = store?.getTracestate?.();
-    if (tracestate) headers.tracestate = tracestate;
-    const baggage = store?.getBaggage?.();
-    if (baggage) headers.baggage = baggage;
-  }
-  return headers;
+/**
+ * The SDK's own recursion-detection step run on our request: it adds the invocation's trace
+ * headers (X-Amzn-Trace-Id from the invoke store or `_X_AMZN_TRACE_ID`; `traceparent`,
+ * `tracestate` and `baggage` when the runtime has them), as it does for an SDK client's calls.
+ */
+const traceStep = recursionDetectionMiddleware()(async () => ({ output: {}, response: undefined }), {});
+async function addTraceHeaders(request: HttpRequest): Promise<void> {
+  await traceStep({ input: {}, request });
 }
 
 function header(headers: Readonly<Record<string, string | string[] | undefined>>, name: string): string | undefined {
