@@ -9,7 +9,7 @@ const app = new App();
 // Deploy-time settings come from context (cdk.json or -c key=value), checked before the bundling.
 let settings: DeploymentSettings;
 try {
-  settings = readDeploymentContext((key) => app.node.tryGetContext(key), Object.keys(app.node.getAllContext() as Record<string, unknown>));
+  settings = readDeploymentContext(app.node.getAllContext() as Record<string, unknown>);
 } catch (error) {
   if (!(error instanceof DeploymentContextError)) throw error;
   process.stderr.write(`${error.message}\n`);

@@ -76,7 +76,7 @@ function misspeltKey(key: string): string | undefined {
   if ((DEPLOYMENT_CONTEXT_KEYS as readonly string[]).includes(key) || key.includes(":") || key.includes("/")) return undefined;
   const lower = key.toLowerCase();
   // Short keys tolerate one letter off (two would take `appId` for `vpcId`), longer ones two.
-  return DEPLOYMENT_CONTEXT_KEYS.find((ours) => ours.toLowerCase() === lower || editDistance(ours.toLowerCase(), lower) <= (ours.length <= 8 ? 1 : 2));
+  return DEPLOYMENT_CONTEXT_KEYS.find((ours) => editDistance(ours.toLowerCase(), lower) <= (ours.length <= 8 ? 1 : 2));
 }
 
 /** Levenshtein distance (insertions, deletions, substitutions). */
@@ -212,18 +212,18 @@ function readStreamerContext(value: (key: (typeof DEPLOYMENT_CONTEXT_KEYS)[numbe
 
 /**
  * Reads and checks the deployment's context values at once (before any bundling), so a typo
- * fails the synthesis with the key's name. `get` is `(key) => app.node.tryGetContext(key)`;
- * `present`, every key the context holds (`Object.keys(app.node.getAllContext())`), lets a
- * misspelt key fail too instead of being ignored: one that is not ours but differs from one
- * of ours only in case or by a letter (two for keys longer than 8 letters).
+ * fails the synthesis with the key's name. `context` is the app's whole context
+ * (`app.node.getAllContext()`): every key it holds is checked, so a misspelt key fails too
+ * instead of being ignored: one that is not ours but differs from one of ours only in case
+ * or by a letter (two for keys longer than 8 letters).
  */
-export function readDeploymentContext(get: (key: string) => unknown, present: readonly string[] = []): DeploymentSettings {
-  for (const key of present) {
+export function readDeploymentContext(context: Readonly<Record<string, unknown>>): DeploymentSettings {
+  for (const key of Object.keys(context)) {
     const meant = misspeltKey(key);
     if (meant !== undefined) throw new DeploymentContextError(`Context key ${key} is not one this app reads; did you mean ${meant}? (set in cdk.json "context" or with -c ${key}=...; the keys are listed in the README)`);
   }
   const value = (key: (typeof DEPLOYMENT_CONTEXT_KEYS)[number]) => {
-    const raw = get(key);
+    const raw = context[key];
     return raw === undefined || raw === null || raw === "" ? undefined : raw;
   };
   const settings: { -readonly [K in keyof DeploymentSettings]: DeploymentSettings[K] } = {};

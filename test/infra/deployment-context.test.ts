@@ -7,7 +7,7 @@ import { EXISTING_VPC_SETTINGS, TOKEN_SECRET_ARN } from "./streamer-settings";
 
 const read = (context: Record<string, unknown>) => {
   const app = new App({ context });
-  return readDeploymentContext((key) => app.node.tryGetContext(key), Object.keys(app.node.getAllContext() as Record<string, unknown>));
+  return readDeploymentContext(app.node.getAllContext() as Record<string, unknown>);
 };
 
 describe("CDK: deployment context", () => {
