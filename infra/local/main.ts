@@ -130,6 +130,14 @@ async function main(): Promise<void> {
     process.stdout.write(`stopped: ${formatCounters(runtime.counters())}\n`);
     process.exit(0);
   };
+  runtime.failure.catch(async (error: Error) => {
+    if (stopping) return;
+    stopping = true;
+    if (timer) clearInterval(timer);
+    process.stderr.write(`\nnpm start failed: ${error.message}; stopping\n`);
+    await runtime.stop();
+    process.exit(1);
+  });
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
 }

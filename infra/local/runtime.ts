@@ -12,21 +12,18 @@ import { INGEST_QUEUE_MAX_RECEIVE_COUNT } from "../../shared/delivery/delivery-q
 import { CountingMetrics } from "../../shared/observability/metrics";
 import { createLogger } from "../../shared/observability/logger";
 import { ensureSinksTable } from "../../shared/sinks/create-sinks-table";
-import { BUS_SOURCE } from "../../shared/streamer/event-contract";
 import { ensureStreamerTable } from "../../shared/streamer/streamer-table";
 import { startDynamoDbLocal } from "./dynamodb-local";
-import { busTargets } from "./eventbridge/bus-targets";
 import { localReplayer } from "./eventbridge/local-replayer";
 import { DynamoReplayStore } from "../../shared/replay/dynamo-replay-store";
-import { startLocalEventBridge } from "./eventbridge/local-eventbridge";
-import { startFauxqsServer } from "./fauxqs-server";
 import { startHttpApiServer } from "./http-api-server";
 import { localAwsEnvironment } from "./local-aws";
 import { localManagementToken, managementTokenFile } from "./management-token";
 import { startSimulatedCluster, type SimulatedCluster } from "./nomad/simulated-cluster";
 import { startSqsEventSource, type SqsEventSource } from "./sqs/event-source";
 import { ensureQueueWithDlq } from "./sqs/queues";
-import { restoreQueueSnapshot, saveQueueSnapshot, snapshotQueues } from "./sqs/snapshot";
+import { restoreQueueSnapshot, saveQueueSnapshot } from "./sqs/snapshot";
+import { startStandIns } from "./stand-ins";
 import { LeanDynamoDBClient } from "../../shared/aws/lean-clients";
 
 /**
@@ -61,6 +58,8 @@ export interface LocalRuntime {
   counters(): RuntimeCounters;
   /** Stops the streamer (publishing what it read), the pollers, then saves the queues and stops the stand-ins. */
   stop(): Promise<void>;
+  /** Rejects if a stand-in fails while running (the thread running fauxqs and the bus); never resolves. */
+  readonly failure: Promise<never>;
 }
 
 export interface RuntimeCounters {
@@ -165,8 +164,9 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
 
   const dynamo = await startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb") });
   stops.push(() => dynamo.stop());
-  const fauxqs = await startFauxqsServer();
-  stops.push(() => fauxqs.stop());
+  // fauxqs and the local bus run on a thread of their own (stand-ins.ts).
+  const standIns = await startStandIns();
+  stops.push(() => standIns.stop());
 
   let simulated: SimulatedCluster | undefined;
   if (settings.nomadAddress === undefined) {
@@ -175,7 +175,7 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
     stops.push(() => cluster.stop());
   }
 
-  Object.assign(env, localAwsEnvironment({ dynamodb: dynamo.endpoint, sqs: fauxqs.endpoint }), {
+  Object.assign(env, localAwsEnvironment({ dynamodb: dynamo.endpoint, sqs: standIns.sqsEndpoint }), {
     SINKS_MANAGEMENT_TOKEN: token,
     ...(simulated ? { NOMAD_ADDR: simulated.url } : {}),
   });
@@ -191,14 +191,10 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   const queueNames = [ingest.name, ingest.dlqName, delivery.name, delivery.dlqName];
   const restored = await restoreQueueSnapshot(sqs, snapshotFile, { [ingest.name]: ingest.queueUrl, [ingest.dlqName]: ingest.dlqUrl, [delivery.name]: delivery.queueUrl, [delivery.dlqName]: delivery.dlqUrl });
   // From here on, stopping saves what is on the queues (pushed before the pollers, so it runs after they stop).
-  stops.push(() => saveQueueSnapshot(snapshotFile, snapshotQueues(fauxqs, queueNames)));
+  stops.push(async () => saveQueueSnapshot(snapshotFile, await standIns.snapshot(queueNames)));
 
-  const targets = busTargets({ sqs, ingestQueueUrl: ingest.queueUrl, sources: [BUS_SOURCE], archiveFile: join(dataDir, "eventbridge", `${env.EVENT_BUS_NAME}-archive.ndjson`) });
-  stops.push(() => targets.close());
-  // Events leave through the targets; the bus keeps none in memory (the runtime runs for days).
-  const bus = await startLocalEventBridge({ busNames: [env.EVENT_BUS_NAME!], onAccepted: targets.onAccepted, record: false });
-  stops.push(() => bus.close());
-  env.AWS_ENDPOINT_URL_EVENTBRIDGE = bus.endpoint;
+  env.AWS_ENDPOINT_URL_EVENTBRIDGE = await standIns.startBus({ busName: env.EVENT_BUS_NAME!, ingestQueueUrl: ingest.queueUrl, archiveFile: join(dataDir, "eventbridge", `${env.EVENT_BUS_NAME}-archive.ndjson`) });
+  stops.push(() => standIns.stopBus());
 
   const fanoutMetrics = new CountingMetrics();
   const deliverMetrics = new CountingMetrics();
@@ -208,14 +204,14 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   // Runs once the pollers have stopped (pushed before them): the LatestIndex advances still deferred are written.
   stops.push(() => deliver.flush());
   const sources: SqsEventSource[] = [
-    startSqsEventSource({ endpoint: fauxqs.endpoint, queueUrl: ingest.queueUrl, handler: fanoutFromEnv(env, fanoutLogger, fanoutMetrics), batchSize: 10, concurrency: settings.fanoutConcurrency, onError: onError(fanoutLogger) }),
-    startSqsEventSource({ endpoint: fauxqs.endpoint, queueUrl: delivery.queueUrl, handler: deliver, batchSize: 10, concurrency: settings.deliverConcurrency, onError: onError(deliverLogger) }),
+    startSqsEventSource({ endpoint: standIns.sqsEndpoint, queueUrl: ingest.queueUrl, handler: fanoutFromEnv(env, fanoutLogger, fanoutMetrics), batchSize: 10, concurrency: settings.fanoutConcurrency, onError: onError(fanoutLogger) }),
+    startSqsEventSource({ endpoint: standIns.sqsEndpoint, queueUrl: delivery.queueUrl, handler: deliver, batchSize: 10, concurrency: settings.deliverConcurrency, onError: onError(deliverLogger) }),
   ];
   stops.push(() => Promise.all(sources.map((source) => source.stop())));
 
   // Replays read the local bus's archive, as EventBridge's replay reads the bus's archive in AWS.
   const apiLogger = createLogger("sinks-api");
-  const replayer = localReplayer(targets, new DynamoReplayStore({ tableName: env.SINKS_TABLE!, client }), apiLogger);
+  const replayer = localReplayer(standIns, new DynamoReplayStore({ tableName: env.SINKS_TABLE!, client }), apiLogger);
   const api = await startHttpApiServer(sinksApiFromEnv(env, apiLogger, { replayer }), { port: settings.port, host: settings.host });
   stops.push(() => api.close());
 
@@ -248,5 +244,6 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
       };
     },
     stop: stopAll,
+    failure: standIns.failure,
   };
 }
