@@ -30,6 +30,8 @@ export function queuedMessage(record: SQSRecord): QueuedMessage {
 export type DeliverHandler = ((event: SQSEvent) => Promise<SQSBatchResponse>) & {
   /** Writes the LatestIndex advances still deferred (DELIVERY_LATEST_INDEX_EVERY_MS above 0). */
   flush(): Promise<void>;
+  /** Makes the next batch read the sinks' change version, however recent the last read (see FanoutHandler). */
+  invalidateSinks(): void;
 };
 
 /** The deliver function built from configuration: an SQS (FIFO) handler with partial batch responses. */
@@ -40,10 +42,11 @@ export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): 
   const guard = new AddressGuard({ allowedCidrs: config.allowedCidrs });
   const payloads = S3PayloadStore.fromConfig(config);
   const sinks = new DynamoSinkStore({ tableName: config.sinksTable, client: dynamo });
+  // The sinks of a batch come from this copy, checked at most every SINK_CHECK_MS (no tokens: delivery does not need them).
+  const directory = new SinkCache(sinks, { load: dynamoSinkDirectory(dynamo, config.sinksTable, { tokens: false }), ttlMs: config.sinkCacheMs, checkEveryMs: config.sinkCheckMs });
   const deliverer = new Deliverer({
     sinks,
-    // The sinks of a batch come from this copy, checked at most every SINK_CHECK_MS (no tokens: delivery does not need them).
-    directory: new SinkCache(sinks, { load: dynamoSinkDirectory(dynamo, config.sinksTable, { tokens: false }), ttlMs: config.sinkCacheMs, checkEveryMs: config.sinkCheckMs }),
+    directory,
     log: new DynamoDeliveryLog({ tableName: config.deliveriesTable, ttlDays: config.logTtlDays, client: dynamo }),
     // Keep-alive pool; redirects are never followed (undici's request does not follow them).
     webhooks: new WebhookClient({ dispatcher: guard.dispatcher({ connectTimeout: config.connectTimeoutMs, keepAliveTimeout: 30_000 }), timeoutMs: config.timeoutMs, userAgent: USER_AGENT }),
@@ -64,5 +67,5 @@ export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): 
       metrics.flush();
     }
   };
-  return Object.assign(handler, { flush: () => deliverer.flush() });
+  return Object.assign(handler, { flush: () => deliverer.flush(), invalidateSinks: () => directory.invalidate() });
 }

@@ -16,7 +16,7 @@ import { ensureStreamerTable } from "../../shared/streamer/streamer-table";
 import { startDynamoDbLocal } from "./dynamodb-local";
 import { localReplayer } from "./eventbridge/local-replayer";
 import { DynamoReplayStore } from "../../shared/replay/dynamo-replay-store";
-import { startHttpApiServer } from "./http-api-server";
+import { afterChanges, startHttpApiServer } from "./http-api-server";
 import { localAwsEnvironment } from "./local-aws";
 import { localManagementToken, managementTokenFile } from "./management-token";
 import { startSimulatedCluster, type SimulatedCluster } from "./nomad/simulated-cluster";
@@ -135,6 +135,10 @@ const LOCAL_DEFAULTS: Readonly<Record<string, string>> = {
   // DynamoDB Local commits its writes one at a time (≈ 700 a second on a disk here): a sink's
   // LatestIndex is written at most once a second, not once a batch (docs/benchmarks.md, e2e).
   DELIVERY_LATEST_INDEX_EVERY_MS: "1000",
+  // The fan-out reads the sinks' change version at most once a second, not once a batch (its AWS
+  // default): every change comes through this process's API, which makes both functions read it
+  // at their next batch (afterChanges), so a changed sink or token still applies from the next event.
+  SINK_CHECK_MS: "1000",
   SINKS_TABLE: LOCAL_NAMES.sinksTable,
   DELIVERIES_TABLE: LOCAL_NAMES.deliveriesTable,
   STREAMER_TABLE: LOCAL_NAMES.streamerTable,
@@ -201,10 +205,11 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   const [fanoutLogger, deliverLogger] = [createLogger("fanout"), createLogger("deliver")];
   const onError = (logger: Logger) => (error: unknown) => logger.warn("invocation failed; its records come back after their visibility timeout", { error: error as Error });
   const deliver = deliverFromEnv(env, deliverLogger, deliverMetrics);
+  const fanout = fanoutFromEnv(env, fanoutLogger, fanoutMetrics);
   // Runs once the pollers have stopped (pushed before them): the LatestIndex advances still deferred are written.
   stops.push(() => deliver.flush());
   const sources: SqsEventSource[] = [
-    startSqsEventSource({ endpoint: standIns.sqsEndpoint, queueUrl: ingest.queueUrl, handler: fanoutFromEnv(env, fanoutLogger, fanoutMetrics), batchSize: 10, concurrency: settings.fanoutConcurrency, onError: onError(fanoutLogger) }),
+    startSqsEventSource({ endpoint: standIns.sqsEndpoint, queueUrl: ingest.queueUrl, handler: fanout, batchSize: 10, concurrency: settings.fanoutConcurrency, onError: onError(fanoutLogger) }),
     startSqsEventSource({ endpoint: standIns.sqsEndpoint, queueUrl: delivery.queueUrl, handler: deliver, batchSize: 10, concurrency: settings.deliverConcurrency, onError: onError(deliverLogger) }),
   ];
   stops.push(() => Promise.all(sources.map((source) => source.stop())));
@@ -212,7 +217,12 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   // Replays read the local bus's archive, as EventBridge's replay reads the bus's archive in AWS.
   const apiLogger = createLogger("sinks-api");
   const replayer = localReplayer(standIns, new DynamoReplayStore({ tableName: env.SINKS_TABLE!, client }), apiLogger);
-  const api = await startHttpApiServer(sinksApiFromEnv(env, apiLogger, { replayer }), { port: settings.port, host: settings.host });
+  // Every change to sinks and tokens comes through this API: the functions read the change version at their next batch.
+  const onChange = () => {
+    fanout.invalidateSinks();
+    deliver.invalidateSinks();
+  };
+  const api = await startHttpApiServer(afterChanges(sinksApiFromEnv(env, apiLogger, { replayer }), onChange), { port: settings.port, host: settings.host });
   stops.push(() => api.close());
 
   const streamer: StreamerProcess = await startStreamerProcess(readStreamerConfig(env), createLogger("streamer"));
