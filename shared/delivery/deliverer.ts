@@ -36,7 +36,8 @@ export interface DeliveryQueueControl {
 }
 
 export interface Poster {
-  post(url: string, body: string, headers: Readonly<Record<string, string>>): Promise<AttemptResult>;
+  /** `body` is the request's bytes (UTF-8 JSON). */
+  post(url: string, body: Buffer, headers: Readonly<Record<string, string>>): Promise<AttemptResult>;
 }
 
 export interface DelivererOptions {
@@ -317,7 +318,8 @@ export class Deliverer {
       if (e.Index > lastIndex) lastIndex = e.Index;
       if (e.Index < firstIndex) firstIndex = e.Index;
     }
-    const body = webhookBody(lastIndex, events, head.message.replay);
+    // Encoded once: the signature is computed over the bytes that are sent.
+    const body = Buffer.from(webhookBody(lastIndex, events, head.message.replay));
     const headers = this.sign(signingSecrets(sink, now), id, Math.floor(now / 1000), body);
     const attemptNo = (pending?.Attempts ?? 0) + 1;
     const result = await this.options.webhooks.post(sink.Address, body, headers);

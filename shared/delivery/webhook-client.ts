@@ -60,7 +60,7 @@ export class WebhookClient {
     this.now = options.now ?? Date.now;
   }
 
-  post(url: string, body: string, headers: Readonly<Record<string, string>>): Promise<AttemptResult> {
+  post(url: string, body: string | Buffer, headers: Readonly<Record<string, string>>): Promise<AttemptResult> {
     return new Promise((resolve) => {
       const exchange = new Exchange(resolve, this.timeoutMs, this.now);
       let target: Target;
