@@ -1,7 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Env } from "../../shared/config/env";
-import { Deliverer, type QueuedMessage } from "../../shared/delivery/deliverer";
+import { Deliverer, type DelivererOptions, type QueuedMessage } from "../../shared/delivery/deliverer";
 import { DynamoDeliveryLog } from "../../shared/delivery/delivery-log";
 import { SinkCache } from "../../shared/delivery/sink-cache";
 import { dynamoSinkDirectory } from "../../shared/delivery/sink-directory";
@@ -35,7 +35,7 @@ export type DeliverHandler = ((event: SQSEvent) => Promise<SQSBatchResponse>) & 
 };
 
 /** The deliver function built from configuration: an SQS (FIFO) handler with partial batch responses. */
-export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): DeliverHandler {
+export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink, hooks: Pick<DelivererOptions, "onSinkDisabled"> = {}): DeliverHandler {
   const config = readDeliverConfig(env);
   // One client (one credential chain, one connection pool) for the sink store and the attempt log.
   const dynamo = new LeanDynamoDBClient({});
@@ -56,6 +56,7 @@ export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): 
     maxEventsPerRequest: config.maxEventsPerRequest,
     maxRequestBytes: config.maxRequestBytes,
     latestIndexEveryMs: config.latestIndexEveryMs,
+    ...hooks,
     logger,
     metrics,
   });

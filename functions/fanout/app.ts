@@ -16,9 +16,9 @@ import { LeanDynamoDBClient } from "../../shared/aws/lean-clients";
 export type FanoutHandler = ((event: SQSEvent) => Promise<SQSBatchResponse>) & {
   /**
    * Makes the next batch read the sinks' change version, however recent the last read: the
-   * local runtime, where every change to sinks and tokens comes through the API in the same
-   * process, calls it after each change, so the check can be SINK_CHECK_MS apart (1,000 there)
-   * and a change still applies from the next batch.
+   * local runtime, where every change to sinks and tokens is made in the same process (through
+   * the API, or by the deliverer disabling a sink), calls it after each change, so the check can
+   * be SINK_CHECK_MS apart (1,000 there) and a change still applies from the next batch.
    */
   invalidateSinks(): void;
 };

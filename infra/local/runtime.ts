@@ -136,8 +136,9 @@ const LOCAL_DEFAULTS: Readonly<Record<string, string>> = {
   // LatestIndex is written at most once a second, not once a batch (docs/benchmarks.md, e2e).
   DELIVERY_LATEST_INDEX_EVERY_MS: "1000",
   // The fan-out reads the sinks' change version at most once a second, not once a batch (its AWS
-  // default): every change comes through this process's API, which makes both functions read it
-  // at their next batch (afterChanges), so a changed sink or token still applies from the next event.
+  // default): every change is made in this process, through its API (afterChanges) or by the
+  // deliverer disabling a sink, and each makes the functions read it at their next batch, so a
+  // changed sink or token still applies from the next event.
   SINK_CHECK_MS: "1000",
   SINKS_TABLE: LOCAL_NAMES.sinksTable,
   DELIVERIES_TABLE: LOCAL_NAMES.deliveriesTable,
@@ -204,8 +205,9 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   const deliverMetrics = new CountingMetrics();
   const [fanoutLogger, deliverLogger] = [createLogger("fanout"), createLogger("deliver")];
   const onError = (logger: Logger) => (error: unknown) => logger.warn("invocation failed; its records come back after their visibility timeout", { error: error as Error });
-  const deliver = deliverFromEnv(env, deliverLogger, deliverMetrics);
   const fanout = fanoutFromEnv(env, fanoutLogger, fanoutMetrics);
+  // A sink the deliverer disables (a 410) leaves the fan-out at its next batch, as does any change through the API below.
+  const deliver = deliverFromEnv(env, deliverLogger, deliverMetrics, { onSinkDisabled: () => fanout.invalidateSinks() });
   // Runs once the pollers have stopped (pushed before them): the LatestIndex advances still deferred are written.
   stops.push(() => deliver.flush());
   const sources: SqsEventSource[] = [

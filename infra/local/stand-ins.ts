@@ -42,6 +42,9 @@ export type StandInsReply =
   | { id: number; error: string }
   | { id: number; progress: { replayed: number; lastTime: number } };
 
+/** The longest a clean stop waits for the thread to stop fauxqs before ending it. */
+const STOP_WAIT_MS = 5_000;
+
 type Op = StandInsRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
 
 interface Pending {
@@ -68,7 +71,11 @@ export async function startStandIns(): Promise<StandIns> {
   const endpoint = await new Promise<string>((resolve, reject) => {
     worker.on("message", (message: StandInsReply) => {
       if ("ready" in message) return resolve(message.ready);
-      if ("failed" in message) return reject(new LocalServiceError(`fauxqs (local SQS) could not be started: ${message.failed}`));
+      if ("failed" in message) {
+        ended ??= new LocalServiceError(message.failed);
+        void worker.terminate();
+        return reject(ended);
+      }
       const call = pending.get(message.id);
       if (call === undefined) return;
       if ("progress" in message) return call.onProgress?.(message.progress.replayed, message.progress.lastTime);
@@ -102,8 +109,16 @@ export async function startStandIns(): Promise<StandIns> {
     stopBus: () => call<void>("stopBus"),
     snapshot: (queueNames) => call<QueueSnapshot>("snapshot", { queueNames }),
     stop: async () => {
-      if (ended === undefined) await call<void>("stop").catch(() => undefined);
+      if (ended === undefined) {
+        // fauxqs closes its server; a stop that hangs does not hold up the runtime's for more than STOP_WAIT_MS.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([call<void>("stop").catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
+        clearTimeout(timer);
+      }
       ended ??= new Error("the local stand-ins have stopped");
+      // Anything still waiting (a replay under way) ends now rather than never.
+      for (const waiting of pending.values()) waiting.reject(ended);
+      pending.clear();
       await worker.terminate();
     },
     failure,

@@ -49,6 +49,8 @@ export interface DelivererOptions {
    * @default each sink of a batch read from `sinks`
    */
   readonly directory?: { sinksById(): Promise<ReadonlyMap<string, Sink>>; invalidate?(): void };
+  /** Told once a sink is disabled (a 410): the local runtime has its fan-out read the sinks' change version at the next batch. */
+  readonly onSinkDisabled?: () => void;
   readonly log: DeliveryLog;
   readonly webhooks: Poster;
   readonly queue: DeliveryQueueControl;
@@ -345,6 +347,7 @@ export class Deliverer {
       await this.options.sinks.disable(sink.ID, reason, at, sink.CreateIndex);
       // The directory may not see it for up to its check interval: it reads the version again at the next batch.
       this.options.directory?.invalidate?.();
+      this.options.onSinkDisabled?.();
       logger.warn("webhook answered 410 Gone: sink disabled", { sinkId: sink.ID, address: sink.Address });
       this.count("SinksDisabled", 1);
       await this.deadLetter(members.map((m) => m.queued), reason, attemptNo, attemptRecord(made, "disabled", result.error), writes);

@@ -4,10 +4,11 @@ import type { SinkStore } from "../sinks/sink-store";
 import { teamScopes, type ScopeGrant, type TeamScope } from "../tokens/scope";
 import type { SinkDirectory } from "./sink-directory";
 
-/** A change-version read: the version, and when the read started. */
+/** A change-version read: the version, when the read started, and the cache's generation then. */
 interface VersionRead {
   readonly version: number;
   readonly at: number;
+  readonly generation: number;
 }
 
 /** An enabled sink and what its team may receive now (undefined: a management sink, or a team without a live token). */
@@ -61,7 +62,7 @@ export interface SinkCacheOptions {
  * Concurrent callers share one version read and one reload: a caller arriving while a
  * version read is in flight takes its answer (in Lambda a container runs one batch at a
  * time, so this only merges the local runtime's concurrent invocations; a change landing
- * during that read is seen by the next one).
+ * during that read is seen by the next one, and after invalidate() by the very next call).
  */
 export class SinkCache {
   private loaded: { at: number; version: number; sinks: ReadonlyMap<string, Sink>; enabled: Sink[]; grants: readonly ScopeGrant[] } | undefined;
@@ -69,6 +70,12 @@ export class SinkCache {
   private versionRead: Promise<VersionRead> | undefined;
   /** When the version read that last confirmed (or loaded) the sinks started. */
   private checkedAt = Number.NEGATIVE_INFINITY;
+  /**
+   * Moves at each invalidate(): a read or load that started before it may have missed the
+   * change, so it neither confirms the copy nor replaces it (it still answers the calls that
+   * were waiting for it, which began before the change).
+   */
+  private generation = 0;
   private readonly now: () => number;
   private readonly ttlMs: number;
   private readonly checkEveryMs: number;
@@ -88,9 +95,16 @@ export class SinkCache {
     return loaded.enabled.map((sink) => ({ sink, scope: sink.Team !== undefined ? scopes.get(sink.Team) : undefined }));
   }
 
-  /** The next call reads the change version, whatever the check interval (a write this process made). */
+  /**
+   * The next call reads the change version, whatever the check interval (a write this process
+   * made): with a read of its own, not one already under way, which may have started before
+   * the write.
+   */
   invalidate(): void {
+    this.generation++;
     this.checkedAt = Number.NEGATIVE_INFINITY;
+    this.versionRead = undefined;
+    this.loading = undefined;
   }
 
   /** Every sink, enabled or not, by ID: the deliverer's one read per batch instead of one per sink. */
@@ -105,19 +119,21 @@ export class SinkCache {
     if (now - this.checkedAt < this.checkEveryMs) return loaded;
     const read = await this.sharedVersionRead();
     if (read.version !== loaded.version) return this.reload(read);
-    this.checkedAt = Math.max(this.checkedAt, read.at);
+    if (read.generation === this.generation) this.checkedAt = Math.max(this.checkedAt, read.at);
     return loaded;
   }
 
   private sharedVersionRead(): Promise<VersionRead> {
     if (this.versionRead === undefined) {
       const at = this.now();
-      this.versionRead = this.store
+      const generation = this.generation;
+      const read: Promise<VersionRead> = this.store
         .changeVersion()
-        .then((version) => ({ version, at }))
+        .then((version) => ({ version, at, generation }))
         .finally(() => {
-          this.versionRead = undefined;
+          if (this.versionRead === read) this.versionRead = undefined;
         });
+      this.versionRead = read;
     }
     return this.versionRead;
   }
@@ -129,18 +145,23 @@ export class SinkCache {
 
   /** `known`: the change version just read, when the caller has it (else read here). */
   private reload(known?: VersionRead) {
-    this.loading ??= (async () => {
+    if (this.loading !== undefined) return this.loading;
+    const loading = (async () => {
       const at = this.now();
+      const generation = known?.generation ?? this.generation;
       // The version is read before the data: a write landing meanwhile moves it again, and the next check reloads.
       const { version, at: checkedAt } = known ?? { version: await this.store.changeVersion(), at };
       const { sinks: value, grants } = await this.read();
       const loaded = { at, version, sinks: new Map(value.map((sink) => [sink.ID, sink])), enabled: value.filter((sink) => sink.Disabled === undefined), grants };
-      this.loaded = loaded;
-      this.checkedAt = Math.max(this.checkedAt, checkedAt);
+      if (generation === this.generation) {
+        this.loaded = loaded;
+        this.checkedAt = Math.max(this.checkedAt, checkedAt);
+      }
       return loaded;
     })().finally(() => {
-      this.loading = undefined;
+      if (this.loading === loading) this.loading = undefined;
     });
-    return this.loading;
+    this.loading = loading;
+    return loading;
   }
 }

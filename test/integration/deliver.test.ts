@@ -144,6 +144,7 @@ describe("deliver: webhooks through the FIFO queue", () => {
     await until(async () => (await pipeline.sinks.get(gone.ID)).value?.Disabled !== undefined);
     const disabled = (await pipeline.sinks.get(gone.ID)).value!;
     expect(disabled.Disabled?.Reason).toMatch(/410 Gone.*unsubscribed.*re-register/);
+    await until(() => pipeline.sinksDisabled.length > 0); // the deliverer tells its host (the local runtime's fan-out)
     expect(receiver.received).toHaveLength(1); // one POST, then no more for a disabled sink
     const dead: Awaited<ReturnType<typeof drainQueue>> = [];
     await until(async () => dead.push(...(await drainQueue(pipeline.sqs, pipeline.queues.dlqUrl))) >= 3);
@@ -153,6 +154,7 @@ describe("deliver: webhooks through the FIFO queue", () => {
     await until(() => other.received.length >= 2, 20_000);
     expect(other.received.every((r) => r.url === "/old")).toBe(true);
     expect(receiver.received).toHaveLength(1);
+    expect(pipeline.sinksDisabled).toHaveLength(1);
     const log = new DynamoDeliveryLog({ tableName: pipeline.deliveriesTable, client: pipeline.dynamo });
     const { attempts } = await log.list(redirected.ID, { limit: 10 });
     expect(attempts[0]?.Error).toMatch(/302 redirect to ".*\/hook" not followed/);

@@ -127,4 +127,38 @@ describe("SinkCache", () => {
     await cache.sinksById();
     expect([reads, lists]).toEqual([5, 2]);
   });
+  it("after invalidate(), answers the next call from a read and a load of its own, not from ones that began before it", async () => {
+    const { store, release } = gatedStore();
+    let clock = 1_000_000;
+    const cache = new SinkCache(store, { ttlMs: 60_000, checkEveryMs: 1_000, now: () => clock });
+    expect([...(await settled(cache.sinksById(), release)).keys()]).toEqual(["a"]);
+    clock += 1_000;
+
+    // A check starts (its read answers the old version), then a write lands and invalidates.
+    const before = cache.sinksById();
+    store.sinks.push(store.sink("b"));
+    store.version = 2;
+    cache.invalidate();
+    const after = cache.sinksById();
+    // The check that began before the write answers its caller with what it knew ...
+    expect([...(await settled(before, release)).keys()]).toEqual(["a"]);
+    // ... and neither confirms the old copy nor serves the caller that came after the write.
+    expect([...(await settled(after, release)).keys()]).toEqual(["a", "b"]);
+    clock += 10;
+    expect([...(await settled(cache.sinksById(), release)).keys()]).toEqual(["a", "b"]);
+
+    // The same for a reload under way when the write lands: its older data does not replace the newer.
+    store.version = 3;
+    clock += 1_000;
+    const reloading = cache.sinksById();
+    await release(); // the version read answers 3: a reload starts
+    store.sinks.push(store.sink("c"));
+    store.version = 4;
+    cache.invalidate();
+    const fresh = cache.sinksById();
+    await settled(reloading, release);
+    expect([...(await settled(fresh, release)).keys()]).toEqual(["a", "b", "c"]);
+    clock += 10;
+    expect([...(await settled(cache.sinksById(), release)).keys()]).toEqual(["a", "b", "c"]);
+  });
 });
