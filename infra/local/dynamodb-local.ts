@@ -35,7 +35,11 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   let exited: string | undefined;
   let child: ChildProcess;
   try {
-    child = spawn({ port, sharedDb: true, stdio: "pipe", ...(options.dataDir ? { path: options.dataDir } : {}) });
+    // A process group of its own: a terminal's Ctrl-C (SIGINT to the whole foreground group) then
+    // reaches only the runtime, which stops DynamoDB Local last, after the streamer's checkpoint,
+    // the lease and the deliverer's last writes. Should this process end without stopping it, the
+    // exit hook below still does.
+    child = spawn({ port, sharedDb: true, stdio: "pipe", detached: true, ...(options.dataDir ? { path: options.dataDir } : {}) });
   } catch (error) {
     throw new LocalServiceError(`DynamoDB Local could not be started (is Java 17+ installed?): ${String(error)}`, { cause: error });
   }
@@ -47,8 +51,11 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   child.once("error", (error) => {
     exited = `could not run java: ${error.message}`;
   });
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
   child.once("exit", (code, signal) => {
     exited ??= `exited with ${signal ?? `code ${code}`}`;
+    process.removeListener("exit", killOnExit);
   });
 
   const endpoint = `http://127.0.0.1:${port}`;

@@ -9,7 +9,7 @@ export interface RuntimeProcess {
   output(): string;
   /** Resolves with the output once `pattern` appears; rejects if the process exits first. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  /** Sends `signal` and resolves with the exit code. */
+  /** Sends `signal` to the process's group, as a terminal's Ctrl-C does, and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** Resolves with the exit code once the process ends by itself. */
   exited(): Promise<number | null>;
@@ -33,7 +33,9 @@ export function startRuntimeProcess(env: Record<string, string>, args: string[] 
 
 /** Runs a TypeScript entry of the repository (through tsx) as its own process, with exactly `env`. */
 export function startNodeProcess(entry: string, env: NodeJS.ProcessEnv, args: string[] = []): RuntimeProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], { cwd: ROOT, env, stdio: "pipe" });
+  // A process group of its own (detached), so stop() can signal it as a terminal's Ctrl-C does: every
+  // process in the foreground group gets the signal, the children the runtime started included.
+  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], { cwd: ROOT, env, stdio: "pipe", detached: true });
   let out = "";
   child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
@@ -49,7 +51,14 @@ export function startNodeProcess(entry: string, env: NodeJS.ProcessEnv, args: st
     },
     exited: () => exited,
     stop: async (signal = "SIGINT") => {
-      if (child.exitCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, signal);
+        } catch (error) {
+          // Gone in the meantime (ESRCH): nothing left to signal.
+          if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+        }
+      }
       return exited;
     },
   };
