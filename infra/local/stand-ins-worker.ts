@@ -17,7 +17,7 @@ const port = parentPort!;
 const reply = (message: StandInsReply) => port.postMessage(message);
 
 let fauxqs: FauxqsServer | undefined;
-let bus: { readonly endpoint: LocalEventBridge; readonly targets: BusTargets; readonly sqs: ReturnType<typeof sqsClient> } | undefined;
+let bus: { readonly eventBridge: LocalEventBridge; readonly targets: BusTargets; readonly sqs: ReturnType<typeof sqsClient> } | undefined;
 
 async function answer(request: StandInsRequest): Promise<unknown> {
   switch (request.op) {
@@ -26,9 +26,9 @@ async function answer(request: StandInsRequest): Promise<unknown> {
       const sqs = sqsClient({ endpoint: fauxqs!.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
       const targets = busTargets({ sqs, ingestQueueUrl, sources: [BUS_SOURCE], archiveFile });
       // Events leave through the targets; the bus keeps none in memory (the runtime runs for days).
-      const endpoint = await startLocalEventBridge({ busNames: [busName], onAccepted: targets.onAccepted, record: false });
-      bus = { endpoint, targets, sqs };
-      return endpoint.endpoint;
+      const eventBridge = await startLocalEventBridge({ busNames: [busName], onAccepted: targets.onAccepted, record: false });
+      bus = { eventBridge, targets, sqs };
+      return eventBridge.endpoint;
     }
     case "replay":
       if (bus === undefined) throw new Error("the local bus has not started");
@@ -37,7 +37,7 @@ async function answer(request: StandInsRequest): Promise<unknown> {
       if (bus !== undefined) {
         const stopping = bus;
         bus = undefined;
-        await stopping.endpoint.close();
+        await stopping.eventBridge.close();
         await stopping.targets.close();
         stopping.sqs.destroy();
       }

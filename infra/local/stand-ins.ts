@@ -45,7 +45,7 @@ export type StandInsReply =
 /** The longest a clean stop waits for the thread to stop fauxqs before ending it. */
 const STOP_WAIT_MS = 5_000;
 
-type Op = StandInsRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
+type Op = StandInsRequest["op"];
 
 interface Pending {
   resolve(value: unknown): void;
