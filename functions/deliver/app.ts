@@ -1,7 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Env } from "../../shared/config/env";
-import { Deliverer, type DelivererOptions, type QueuedMessage } from "../../shared/delivery/deliverer";
+import { Deliverer, type QueuedMessage } from "../../shared/delivery/deliverer";
 import { DynamoDeliveryLog } from "../../shared/delivery/delivery-log";
 import { SinkCache } from "../../shared/delivery/sink-cache";
 import { dynamoSinkDirectory } from "../../shared/delivery/sink-directory";
@@ -30,23 +30,20 @@ export function queuedMessage(record: SQSRecord): QueuedMessage {
 export type DeliverHandler = ((event: SQSEvent) => Promise<SQSBatchResponse>) & {
   /** Writes the LatestIndex advances still deferred (DELIVERY_LATEST_INDEX_EVERY_MS above 0). */
   flush(): Promise<void>;
-  /** Makes the next batch read the sinks' change version, however recent the last read (see FanoutHandler). */
-  invalidateSinks(): void;
 };
 
 /** The deliver function built from configuration: an SQS (FIFO) handler with partial batch responses. */
-export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink, hooks: Pick<DelivererOptions, "onSinkDisabled"> = {}): DeliverHandler {
+export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink): DeliverHandler {
   const config = readDeliverConfig(env);
   // One client (one credential chain, one connection pool) for the sink store and the attempt log.
   const dynamo = new LeanDynamoDBClient({});
   const guard = new AddressGuard({ allowedCidrs: config.allowedCidrs });
   const payloads = S3PayloadStore.fromConfig(config);
   const sinks = new DynamoSinkStore({ tableName: config.sinksTable, client: dynamo });
-  // The sinks of a batch come from this copy, checked at most every SINK_CHECK_MS (no tokens: delivery does not need them).
-  const directory = new SinkCache(sinks, { load: dynamoSinkDirectory(dynamo, config.sinksTable, { tokens: false }), ttlMs: config.sinkCacheMs, checkEveryMs: config.sinkCheckMs });
   const deliverer = new Deliverer({
     sinks,
-    directory,
+    // The sinks of a batch come from this copy, checked at most every SINK_CHECK_MS (no tokens: delivery does not need them).
+    directory: new SinkCache(sinks, { load: dynamoSinkDirectory(dynamo, config.sinksTable, { tokens: false }), ttlMs: config.sinkCacheMs, checkEveryMs: config.sinkCheckMs }),
     log: new DynamoDeliveryLog({ tableName: config.deliveriesTable, ttlDays: config.logTtlDays, client: dynamo }),
     // Keep-alive pool; redirects are never followed (undici's request does not follow them).
     webhooks: new WebhookClient({ dispatcher: guard.dispatcher({ connectTimeout: config.connectTimeoutMs, keepAliveTimeout: 30_000 }), timeoutMs: config.timeoutMs, userAgent: USER_AGENT }),
@@ -56,7 +53,6 @@ export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink, h
     maxEventsPerRequest: config.maxEventsPerRequest,
     maxRequestBytes: config.maxRequestBytes,
     latestIndexEveryMs: config.latestIndexEveryMs,
-    ...hooks,
     logger,
     metrics,
   });
@@ -68,5 +64,5 @@ export function deliverFromEnv(env: Env, logger: Logger, metrics: MetricsSink, h
       metrics.flush();
     }
   };
-  return Object.assign(handler, { flush: () => deliverer.flush(), invalidateSinks: () => directory.invalidate() });
+  return Object.assign(handler, { flush: () => deliverer.flush() });
 }

@@ -9,24 +9,6 @@ const GATEWAY_MAX_PAYLOAD = 10 * 1024 * 1024;
 
 export type HttpApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
-const READS = new Set(["GET", "HEAD", "OPTIONS"]);
-
-/**
- * The handler, calling `onChange` once a request that may have changed something (any method
- * but GET, HEAD and OPTIONS; answered or failed) is done and before its answer goes out: the
- * local runtime tells the functions in its process that sinks or tokens may have changed.
- */
-export function afterChanges(handler: HttpApiHandler, onChange: () => void): HttpApiHandler {
-  return async (event) => {
-    if (READS.has(event.requestContext.http.method)) return handler(event);
-    try {
-      return await handler(event);
-    } finally {
-      onChange();
-    }
-  };
-}
-
 const TEXTUAL = /^(application\/(json|x-www-form-urlencoded|xml)|text\/)/i;
 
 function joinQuery(rawQuery: string): Record<string, string> | undefined {

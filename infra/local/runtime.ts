@@ -16,7 +16,7 @@ import { ensureStreamerTable } from "../../shared/streamer/streamer-table";
 import { startDynamoDbLocal } from "./dynamodb-local";
 import { localReplayer } from "./eventbridge/local-replayer";
 import { DynamoReplayStore } from "../../shared/replay/dynamo-replay-store";
-import { afterChanges, startHttpApiServer } from "./http-api-server";
+import { startHttpApiServer } from "./http-api-server";
 import { localAwsEnvironment } from "./local-aws";
 import { localManagementToken, managementTokenFile } from "./management-token";
 import { startSimulatedCluster, type SimulatedCluster } from "./nomad/simulated-cluster";
@@ -136,9 +136,9 @@ const LOCAL_DEFAULTS: Readonly<Record<string, string>> = {
   // LatestIndex is written at most once a second, not once a batch (docs/benchmarks.md, e2e).
   DELIVERY_LATEST_INDEX_EVERY_MS: "1000",
   // The fan-out reads the sinks' change version at most once a second, not once a batch (its AWS
-  // default): every change is made in this process, through its API (afterChanges) or by the
-  // deliverer disabling a sink, and each makes the functions read it at their next batch, so a
-  // changed sink or token still applies from the next event.
+  // default): every change is made in this process (through its API, or by the deliverer
+  // disabling a sink), and the store tells the functions' copies to read it at their next batch
+  // (SinkStore.onChange), so a changed sink or token still applies from the next event.
   SINK_CHECK_MS: "1000",
   SINKS_TABLE: LOCAL_NAMES.sinksTable,
   DELIVERIES_TABLE: LOCAL_NAMES.deliveriesTable,
@@ -206,8 +206,7 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   const [fanoutLogger, deliverLogger] = [createLogger("fanout"), createLogger("deliver")];
   const onError = (logger: Logger) => (error: unknown) => logger.warn("invocation failed; its records come back after their visibility timeout", { error: error as Error });
   const fanout = fanoutFromEnv(env, fanoutLogger, fanoutMetrics);
-  // A sink the deliverer disables (a 410) leaves the fan-out at its next batch, as does any change through the API below.
-  const deliver = deliverFromEnv(env, deliverLogger, deliverMetrics, { onSinkDisabled: () => fanout.invalidateSinks() });
+  const deliver = deliverFromEnv(env, deliverLogger, deliverMetrics);
   // Runs once the pollers have stopped (pushed before them): the LatestIndex advances still deferred are written.
   stops.push(() => deliver.flush());
   const sources: SqsEventSource[] = [
@@ -219,12 +218,7 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   // Replays read the local bus's archive, as EventBridge's replay reads the bus's archive in AWS.
   const apiLogger = createLogger("sinks-api");
   const replayer = localReplayer(standIns, new DynamoReplayStore({ tableName: env.SINKS_TABLE!, client }), apiLogger);
-  // Every change to sinks and tokens comes through this API: the functions read the change version at their next batch.
-  const onChange = () => {
-    fanout.invalidateSinks();
-    deliver.invalidateSinks();
-  };
-  const api = await startHttpApiServer(afterChanges(sinksApiFromEnv(env, apiLogger, { replayer }), onChange), { port: settings.port, host: settings.host });
+  const api = await startHttpApiServer(sinksApiFromEnv(env, apiLogger, { replayer }), { port: settings.port, host: settings.host });
   stops.push(() => api.close());
 
   const streamer: StreamerProcess = await startStreamerProcess(readStreamerConfig(env), createLogger("streamer"));

@@ -44,13 +44,11 @@ export interface DelivererOptions {
   readonly sinks: Pick<SinkStore, "find" | "advanceLatestIndex" | "disable">;
   /**
    * Every sink by ID, read once per batch (SinkCache: a change-version read at most every
-   * SINK_CHECK_MS, a reload when it moved); `invalidate` makes the next batch read the
-   * version. A sink it does not hold, or a batch where it fails, is read from `sinks` itself.
+   * SINK_CHECK_MS, or at the next batch after a change this process made, a reload when it
+   * moved). A sink it does not hold, or a batch where it fails, is read from `sinks` itself.
    * @default each sink of a batch read from `sinks`
    */
-  readonly directory?: { sinksById(): Promise<ReadonlyMap<string, Sink>>; invalidate?(): void };
-  /** Told once a sink is disabled (a 410): the local runtime has its fan-out read the sinks' change version at the next batch. */
-  readonly onSinkDisabled?: () => void;
+  readonly directory?: { sinksById(): Promise<ReadonlyMap<string, Sink>> };
   readonly log: DeliveryLog;
   readonly webhooks: Poster;
   readonly queue: DeliveryQueueControl;
@@ -344,10 +342,8 @@ export class Deliverer {
 
     if (result.outcome === "gone") {
       const reason = `the webhook answered 410 Gone on ${new Date(at).toISOString()}${result.error !== "410 Gone" ? ` (${result.error.slice("410 Gone: ".length)})` : ""}; re-register the sink to enable it again`;
+      // The write tells this process's sink caches (the directory's among them) to read the version at their next batch.
       await this.options.sinks.disable(sink.ID, reason, at, sink.CreateIndex);
-      // The directory may not see it for up to its check interval: it reads the version again at the next batch.
-      this.options.directory?.invalidate?.();
-      this.options.onSinkDisabled?.();
       logger.warn("webhook answered 410 Gone: sink disabled", { sinkId: sink.ID, address: sink.Address });
       this.count("SinksDisabled", 1);
       await this.deadLetter(members.map((m) => m.queued), reason, attemptNo, attemptRecord(made, "disabled", result.error), writes);

@@ -81,12 +81,14 @@ export class SinkCache {
   private readonly checkEveryMs: number;
 
   constructor(
-    private readonly store: Pick<SinkStore, "list" | "changeVersion">,
+    private readonly store: Pick<SinkStore, "list" | "changeVersion" | "onChange">,
     private readonly options: SinkCacheOptions = {},
   ) {
     this.now = options.now ?? Date.now;
     this.ttlMs = options.ttlMs ?? 5_000;
     this.checkEveryMs = options.checkEveryMs ?? 0;
+    // A change this process lands (the local runtime's API, a deliverer disabling a sink) is read at the next call, whatever the interval.
+    store.onChange?.(() => this.invalidate());
   }
 
   async enabledSinks(): Promise<RoutedSink[]> {
@@ -96,9 +98,9 @@ export class SinkCache {
   }
 
   /**
-   * The next call reads the change version, whatever the check interval (a write this process
-   * made): with a read of its own, not one already under way, which may have started before
-   * the write.
+   * The next call reads the change version, whatever the check interval (the store calls it
+   * after each write this process lands): with a read of its own, not one already under way,
+   * which may have started before the write.
    */
   invalidate(): void {
     this.generation++;

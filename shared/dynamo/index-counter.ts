@@ -16,6 +16,26 @@ export const COUNTER_KEY: Record<string, AttributeValue> = { pk: { S: "COUNTER" 
 /** The item that moves after each configuration write has landed (see IndexCounter.landed). */
 const VERSION_KEY: Record<string, AttributeValue> = { pk: { S: "COUNTER" }, sk: { S: "VERSION" } };
 
+/** Per table, what this process calls after each configuration write it lands there. */
+const landedListeners = new Map<string, Set<() => void>>();
+
+/**
+ * Calls `listener` each time this process lands a configuration write in `tableName` (a
+ * sink or a token), once the change version has moved. Writes by other processes are seen
+ * only through `version()`; where every writer shares one process (the local runtime: the
+ * API, the fan-out and the deliverer), a cache can then be told at once instead of reading
+ * the version per batch. Returns the function that stops it.
+ */
+export function onLanded(tableName: string, listener: () => void): () => void {
+  let listeners = landedListeners.get(tableName);
+  if (listeners === undefined) landedListeners.set(tableName, (listeners = new Set()));
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+    if (listeners.size === 0 && landedListeners.get(tableName) === listeners) landedListeners.delete(tableName);
+  };
+}
+
 /**
  * One strictly increasing counter per table, shared by every kind of item in it (sinks,
  * tokens): each configuration write takes the next value as its index, so `X-Nomad-Index`
@@ -45,6 +65,7 @@ export class IndexCounter {
    */
   async landed(): Promise<void> {
     await this.add(VERSION_KEY);
+    for (const listener of landedListeners.get(this.tableName) ?? []) listener();
   }
 
   /**

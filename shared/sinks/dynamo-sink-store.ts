@@ -7,7 +7,7 @@ import {
   type AttributeValue,
   type DynamoDBClientConfig,
 } from "@aws-sdk/client-dynamodb";
-import { DEFAULT_WRITE_ATTEMPTS, IndexCounter } from "../dynamo/index-counter";
+import { DEFAULT_WRITE_ATTEMPTS, IndexCounter, onLanded } from "../dynamo/index-counter";
 import { scanBySortKey } from "../dynamo/pk-sk-table";
 import { NotFoundError } from "../errors";
 import { generateSecret, PREVIOUS_SECRET_GRACE_MS } from "./secret";
@@ -72,6 +72,11 @@ export class DynamoSinkStore implements SinkStore {
   /** Moves after every landed sink or token write: unchanged means the configuration is as it was. */
   changeVersion(): Promise<number> {
     return this.counter.version();
+  }
+
+  /** After each sink or token write this process lands in the table (through any store of it). */
+  onChange(listener: () => void): () => void {
+    return onLanded(this.tableName, listener);
   }
 
   async list(): Promise<Written<Sink[]>> {

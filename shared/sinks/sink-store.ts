@@ -50,4 +50,9 @@ export interface SinkStore {
   rotateSecret(id: string, now?: number, guard?: SinkGuard): Promise<Written<Sink>>;
   /** Moves after every landed sink or token write (not LatestIndex advances): unchanged means the configuration is as it was. */
   changeVersion(): Promise<number>;
+  /**
+   * Calls `listener` after each sink or token write this process lands, once the change version
+   * has moved (writes by other processes show only in the version); returns the function that stops it.
+   */
+  onChange?(listener: () => void): () => void;
 }

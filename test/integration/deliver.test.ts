@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Webhook } from "standardwebhooks";
 import { deliveryMessage, type DeliveryMessage } from "../../shared/delivery/delivery-message";
 import { DynamoDeliveryLog } from "../../shared/delivery/delivery-log";
+import { onLanded } from "../../shared/dynamo/index-counter";
 import { DLQ_REASON_ATTRIBUTE, SqsDeliveryQueue } from "../../shared/delivery/sqs-delivery-queue";
 import type { NomadBusDetail } from "../../shared/streamer/event-contract";
 import { USER_AGENT } from "../../shared/version";
@@ -140,11 +141,15 @@ describe("deliver: webhooks through the FIFO queue", () => {
     other.setReply((r) => (r.url === "/old" ? { status: 302, headers: { location: receiver.url } } : { status: 200 }));
     await enqueue(pipeline, [1, 2, 3].map((i) => deliveryMessage(gone.ID, detail(i))));
     await enqueue(pipeline, [deliveryMessage(redirected.ID, detail(1))]);
+    // This process's sink caches hear of the disable (the local runtime's fan-out among them).
+    const landed: number[] = [];
+    const stopListening = onLanded(pipeline.sinksTable, () => landed.push(Date.now()));
+    cleanups.push(async () => stopListening());
     pipeline.start();
     await until(async () => (await pipeline.sinks.get(gone.ID)).value?.Disabled !== undefined);
     const disabled = (await pipeline.sinks.get(gone.ID)).value!;
     expect(disabled.Disabled?.Reason).toMatch(/410 Gone.*unsubscribed.*re-register/);
-    await until(() => pipeline.sinksDisabled.length > 0); // the deliverer tells its host (the local runtime's fan-out)
+    await until(() => landed.length > 0);
     expect(receiver.received).toHaveLength(1); // one POST, then no more for a disabled sink
     const dead: Awaited<ReturnType<typeof drainQueue>> = [];
     await until(async () => dead.push(...(await drainQueue(pipeline.sqs, pipeline.queues.dlqUrl))) >= 3);
@@ -154,7 +159,7 @@ describe("deliver: webhooks through the FIFO queue", () => {
     await until(() => other.received.length >= 2, 20_000);
     expect(other.received.every((r) => r.url === "/old")).toBe(true);
     expect(receiver.received).toHaveLength(1);
-    expect(pipeline.sinksDisabled).toHaveLength(1);
+    expect(landed).toHaveLength(1);
     const log = new DynamoDeliveryLog({ tableName: pipeline.deliveriesTable, client: pipeline.dynamo });
     const { attempts } = await log.list(redirected.ID, { limit: 10 });
     expect(attempts[0]?.Error).toMatch(/302 redirect to ".*\/hook" not followed/);

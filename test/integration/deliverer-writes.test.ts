@@ -91,6 +91,14 @@ async function setup() {
 
 const indexesOf = (receiver: WebhookReceiver) => receiver.received.flatMap((r) => (JSON.parse(r.body) as { Events: Array<{ Index: number }> }).Events.map((e) => e.Index));
 
+/**
+ * The store as a copy in another process sees it: through the change version only (SinkStore's
+ * onChange tells only this process's caches), so the writes a test makes leave the copy behind.
+ */
+function elsewhere(store: DynamoSinkStore): Pick<DynamoSinkStore, "list" | "changeVersion"> {
+  return { list: () => store.list(), changeVersion: () => store.changeVersion() };
+}
+
 describe("Deliverer: one batch's writes", () => {
   it("records every POST with one BatchWriteItem and advances each sink's LatestIndex once, before handle() returns", async () => {
     const t = await setup();
@@ -230,7 +238,7 @@ describe("Deliverer: one batch's writes", () => {
     const t = await setup();
     await Promise.all([t.register("a"), t.register("b"), t.register("c")]);
     let clock = Date.now();
-    const directory = t.deliverer({ directory: new SinkCache(t.sinks, { ttlMs: 600_000, checkEveryMs: 1_000, now: () => clock }) });
+    const directory = t.deliverer({ directory: new SinkCache(elsewhere(t.sinks), { ttlMs: 600_000, checkEveryMs: 1_000, now: () => clock }) });
     // As the event source does: the batch's messages are deleted once handled, so the groups move on.
     const deliverer = {
       handle: async (messages: QueuedMessage[]) => {
@@ -267,15 +275,16 @@ describe("Deliverer: one batch's writes", () => {
     const t = await setup();
     t.receiver.setReply((request) => (request.url.includes("/gone") ? { status: 410 } : { status: 200 }));
     await Promise.all([t.register("a", "/gone"), t.register("x", "/gone-old")]);
-    const inner = t.deliverer({ directory: new SinkCache(t.sinks, { ttlMs: 600_000, checkEveryMs: 600_000 }) });
     // As the event source does: the batch's messages are deleted once handled, so the groups move on.
-    const directory = {
+    const handling = (inner: Deliverer) => ({
       handle: async (messages: QueuedMessage[]) => {
         const failed = await inner.handle(messages);
         await t.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: t.queues.queueUrl, Entries: messages.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.receiptHandle })) }));
         return failed;
       },
-    };
+    });
+    // The deliverer's own disable reaches its copy of the sinks (the store tells this process's caches).
+    const directory = handling(t.deliverer({ directory: new SinkCache(t.sinks, { ttlMs: 600_000, checkEveryMs: 600_000 }) }));
     expect(await directory.handle(await t.batch({ a: [1] }))).toEqual([]);
     expect((await t.sinks.get("a")).value?.Disabled?.Reason).toMatch(/410 Gone/);
     // The next batch, well within the check interval: no request, dead-lettered as disabled.
@@ -284,12 +293,16 @@ describe("Deliverer: one batch's writes", () => {
     expect(t.receiver.received.length).toBe(sentBefore);
     expect((await t.log.list("a", { limit: 10 })).attempts.find((x) => x.LastIndex === 2)).toMatchObject({ Outcome: "dead-lettered", Error: expect.stringMatching(/^the sink is disabled: the webhook answered 410 Gone/) });
 
-    // x is deleted and registered again, by someone else, at another address; the directory still holds the old x,
-    // whose queued message is posted to the old address, which answers 410.
+    // x is deleted and registered again, by someone else (another process: this copy hears of it only through the
+    // change version), at another address; the directory still holds the old x, whose queued message is posted to
+    // the old address, which answers 410.
+    const behind = new SinkCache(elsewhere(t.sinks), { ttlMs: 600_000, checkEveryMs: 600_000 });
+    await behind.sinksById();
+    const stale = handling(t.deliverer({ directory: behind }));
     const old = (await t.sinks.get("x")).value!;
     await t.sinks.delete("x");
     const successor = await t.register("x", "/new");
-    expect(await directory.handle(await t.batch({ x: [3] }, { x: old.CreateIndex }))).toEqual([]);
+    expect(await stale.handle(await t.batch({ x: [3] }, { x: old.CreateIndex }))).toEqual([]);
     expect(t.receiver.received.at(-1)?.url).toMatch(/\/gone-old$/);
     expect((await t.sinks.get("x")).value).toMatchObject({ CreateIndex: successor.CreateIndex, Address: `${t.receiver.url}/new` });
     expect((await t.sinks.get("x")).value?.Disabled).toBeUndefined();
@@ -299,7 +312,7 @@ describe("Deliverer: one batch's writes", () => {
     const t = await setup();
     await Promise.all([t.register("a"), t.register("b"), t.register("c")]);
     await t.sinks.disable("b", "turned off by hand");
-    const directory = t.deliverer({ directory: new SinkCache(t.sinks, { ttlMs: 600_000, checkEveryMs: 600_000 }) });
+    const directory = t.deliverer({ directory: new SinkCache(elsewhere(t.sinks), { ttlMs: 600_000, checkEveryMs: 600_000 }) });
     expect(await directory.handle(await t.batch({ a: [1] }))).toEqual([]);
 
     // Since the directory loaded: d is new, b is enabled again (registering it again does that), c is deleted and registered again.

@@ -67,8 +67,7 @@ export async function newDeliveryPipeline(env: Record<string, string> = {}, opti
     DELIVERY_RETRY_CAP_SECONDS: "2",
     ...env,
   };
-  const sinksDisabled: number[] = [];
-  const handler = deliverFromEnv(fullEnv, logger, metrics, { onSinkDisabled: () => sinksDisabled.push(Date.now()) });
+  const handler = deliverFromEnv(fullEnv, logger, metrics);
   let source: SqsEventSource | undefined;
   return {
     sinks: new DynamoSinkStore({ tableName: sinksTable, client: dynamo }),
@@ -79,8 +78,6 @@ export async function newDeliveryPipeline(env: Record<string, string> = {}, opti
     dynamo,
     metrics,
     env: fullEnv,
-    /** When the deliverer said it disabled a sink (its onSinkDisabled hook). */
-    sinksDisabled,
     handler: handler as (event: SQSEvent) => Promise<SQSBatchResponse>,
     /** Starts the event source mapping (as Lambda's, batch size 10). */
     start() {
