@@ -109,9 +109,14 @@ export function decodeNomadEvent(value: unknown): { event: NomadEvent } | { issu
  * sent; a payload built in JS is written by JSON.stringify.
  */
 export function nomadEventJson(event: NomadEvent): string {
+  return nomadEventJsonWith(event, toJson(event.Payload));
+}
+
+/** The same, given the payload's JSON text (the stream reader's ScannedEvent carries it unparsed). */
+export function nomadEventJsonWith(event: Omit<NomadEvent, "Payload">, payloadJson: string): string {
   return (
     `{"Topic":${JSON.stringify(event.Topic)},"Type":${JSON.stringify(event.Type)},"Key":${JSON.stringify(event.Key)},"Namespace":${JSON.stringify(event.Namespace)},` +
-    `"FilterKeys":${JSON.stringify(event.FilterKeys)},"Index":${event.Index},"Payload":${toJson(event.Payload)}}`
+    `"FilterKeys":${JSON.stringify(event.FilterKeys)},"Index":${event.Index},"Payload":${payloadJson}}`
   );
 }
 

@@ -3,6 +3,7 @@ import { pipeline, Transform, type Readable } from "node:stream";
 import { Agent, request, type Dispatcher } from "undici";
 import type { NomadFrame } from "./event";
 import { decodeNomadFrame, isHeartbeat, rememberFramePayloads } from "./event";
+import { parsedFrame, scanFrame, scannedFrame, type ScannedFrame } from "./frame-scan";
 import { LineSplitter } from "./ndjson-lines";
 import type { NomadConfig } from "./nomad-config";
 import type { TopicFilter } from "./topic-filter";
@@ -182,7 +183,15 @@ async function* drained(body: Readable, maxBytes: number, onBacklog: (error: Str
   }
 }
 
-function parseLine(line: Buffer): NomadFrame | undefined {
+/**
+ * One line of the stream, its payloads left as text. Nearly every line is read by the
+ * scan (frame-scan.ts); any other (a blank line, an error tail, a frame of the wrong
+ * shape, a rare form the scan leaves out) is read the general way here, which gives the
+ * frame or says exactly what is wrong.
+ */
+export function parseStreamLine(line: Buffer): ScannedFrame | undefined {
+  const scanned = scanFrame(line);
+  if (scanned !== undefined) return scanned;
   const text = line.toString("utf8");
   let value: unknown;
   try {
@@ -198,7 +207,7 @@ function parseLine(line: Buffer): NomadFrame | undefined {
   }
   // Payloads are passed on as the line's own text: parsed, Nomad's int64 values lose digits.
   rememberFramePayloads(text, decoded.frame);
-  return decoded.frame;
+  return scannedFrame(decoded.frame);
 }
 
 /**
@@ -208,6 +217,14 @@ function parseLine(line: Buffer): NomadFrame | undefined {
  * bodies, lines of any length, a raw-text error tail, and silence past the liveness window.
  */
 export async function* readEventStream(stream: StreamRequest, options: StreamOptions): AsyncGenerator<NomadFrame, void, undefined> {
+  for await (const frame of readStreamFrames(stream, options)) yield parsedFrame(frame);
+}
+
+/**
+ * readEventStream with each payload left as the JSON text Nomad sent, never parsed: what
+ * the streamer reads, since it only copies payloads onto the bus.
+ */
+export async function* readStreamFrames(stream: StreamRequest, options: StreamOptions): AsyncGenerator<ScannedFrame, void, undefined> {
   const { config } = options;
   const livenessMs = options.livenessMs ?? DEFAULT_LIVENESS_MS;
   const abort = new AbortController();
@@ -251,13 +268,13 @@ export async function* readEventStream(stream: StreamRequest, options: StreamOpt
     const lines = new LineSplitter();
     for await (const chunk of drained(body, options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, (error) => abort.abort((backlog = error)))) {
       for (const line of lines.push(chunk)) {
-        const frame = parseLine(line);
+        const frame = parseStreamLine(line);
         if (frame !== undefined && !isHeartbeat(frame)) yield frame;
       }
     }
     const tail = lines.rest();
     if (tail.length > 0) {
-      const frame = parseLine(tail);
+      const frame = parseStreamLine(tail);
       if (frame !== undefined && !isHeartbeat(frame)) yield frame;
     }
   } catch (error) {

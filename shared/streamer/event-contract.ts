@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { decodeNomadEvent, isIndex, nomadEventJson, NomadEventSchema, type NomadEvent } from "../nomad/event";
+import { decodeNomadEvent, isIndex, nomadEventJson, nomadEventJsonWith, NomadEventSchema, type NomadEvent } from "../nomad/event";
+import type { ScannedEvent } from "../nomad/frame-scan";
 
 /**
  * The contract of events on the bus, for anyone writing an EventBridge rule:
@@ -67,11 +68,24 @@ export interface BusEntry {
  */
 export function busDetailJson(detail: NomadBusDetail): string {
   const ref = detail.payloadRef !== undefined ? `,"payloadRef":${JSON.stringify(detail.payloadRef)}` : "";
-  return `{"id":${JSON.stringify(detail.id)},"cluster":${JSON.stringify(detail.cluster)},"frameIndex":${detail.frameIndex},"event":${nomadEventJson(detail.event)}${ref}}`;
+  return detailJson(detail.id, detail.cluster, detail.frameIndex, nomadEventJson(detail.event)) + ref + "}";
+}
+
+/** The detail's JSON up to its event, without the closing brace (a claim check's ref may follow). */
+function detailJson(id: string, cluster: string, frameIndex: number, eventJson: string): string {
+  return `{"id":${JSON.stringify(id)},"cluster":${JSON.stringify(cluster)},"frameIndex":${frameIndex},"event":${eventJson}`;
 }
 
 export function busEntry(busName: string, detail: NomadBusDetail): BusEntry {
   return { Source: BUS_SOURCE, DetailType: detail.event.Topic, Detail: busDetailJson(detail), EventBusName: busName };
+}
+
+/**
+ * The entry for an event as the stream reader gives it, its payload still the text Nomad
+ * sent: the same bytes busEntry writes for that event parsed (a test holds them equal).
+ */
+export function busEntryOfScanned(busName: string, id: string, cluster: string, frameIndex: number, event: ScannedEvent): BusEntry {
+  return { Source: BUS_SOURCE, DetailType: event.Topic, Detail: detailJson(id, cluster, frameIndex, nomadEventJsonWith(event, event.payloadJson ?? "null")) + "}", EventBusName: busName };
 }
 
 /**

@@ -1,14 +1,14 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { request, type Dispatcher } from "undici";
-import type { NomadFrame } from "../nomad/event";
+import { parsedEvent, type ScannedFrame } from "../nomad/frame-scan";
 import type { NomadConfig } from "../nomad/nomad-config";
-import { DEFAULT_LIVENESS_MS, nomadDispatcher, NomadResponseError, readEventStream } from "../nomad/stream-client";
+import { DEFAULT_LIVENESS_MS, nomadDispatcher, NomadResponseError, readStreamFrames } from "../nomad/stream-client";
 import type { TopicFilter } from "../nomad/topic-filter";
 import { PUT_EVENTS_DEFAULT_MAX_BYTES, putEventsEntrySize } from "../eventbridge/entry-size";
 import { fullJitter, sleep } from "../retry/backoff";
 import type { CheckpointStore } from "./checkpoint-store";
 import { EntryBatcher } from "./entry-batcher";
-import { busEntry, gapMarker, type BusEntry, type NomadBusDetail } from "./event-contract";
+import { busEntry, busEntryOfScanned, gapMarker, type BusEntry, type NomadBusDetail } from "./event-contract";
 import { EventIdAssigner } from "./event-id";
 import { ProgressTracker } from "./progress-tracker";
 
@@ -137,7 +137,7 @@ export class Streamer {
     let ended = false;
     try {
       // index=start is inclusive: if Nomad still holds `start`, nothing after it was lost.
-      const stream = readEventStream(
+      const stream = readStreamFrames(
         { index: start, ...(options.topics ? { topics: options.topics } : {}) },
         {
           config: options.nomad,
@@ -178,7 +178,7 @@ export class Streamer {
     }
   }
 
-  private async publishFrame(frame: NomadFrame, ids: EventIdAssigner, tracker: ProgressTracker, batcher: EntryBatcher): Promise<void> {
+  private async publishFrame(frame: ScannedFrame, ids: EventIdAssigner, tracker: ProgressTracker, batcher: EntryBatcher): Promise<void> {
     const events = frame.Events ?? [];
     const eventIds = ids.assign(frame.Index, events);
     const already = this.publishedAbove.get(frame.Index);
@@ -190,13 +190,12 @@ export class Streamer {
       const event = events[i]!;
       const id = eventIds[i]!;
       if (already?.has(id)) continue;
-      const detail: NomadBusDetail = { id, cluster: this.options.cluster, frameIndex: frame.Index, event };
-      let entry = busEntry(this.options.busName, detail);
+      let entry = busEntryOfScanned(this.options.busName, id, this.options.cluster, frame.Index, event);
       let size = putEventsEntrySize(entry);
       // The same rule the batcher packs calls by: an entry that fits no call goes by reference.
       if (size > maxEntryBytes) {
         if (!this.options.offload) throw new Error(`event ${id} (${event.Topic} ${event.Key}) is over the PutEvents limit and no payload store is configured`);
-        entry = busEntry(this.options.busName, await this.options.offload(detail));
+        entry = busEntry(this.options.busName, await this.options.offload({ id, cluster: this.options.cluster, frameIndex: frame.Index, event: parsedEvent(event) }));
         size = putEventsEntrySize(entry);
       }
       entries.push(entry);
