@@ -134,17 +134,13 @@ class FrameScan {
     let index: number | undefined;
     let events: ScannedEvent[] | null | undefined;
     if (!this.closes(CLOSE_BRACE)) {
+      let seen = 0;
       for (;;) {
         const member = this.key();
-        if (member === Member.Index) {
-          if (index !== undefined) throw UNSCANNABLE;
-          index = this.index();
-        } else if (member === Member.Events) {
-          if (events !== undefined) throw UNSCANNABLE;
-          events = this.events();
-        } else {
-          this.value();
-        }
+        seen = once(seen, member);
+        if (member === Member.Index) index = this.index();
+        else if (member === Member.Events) events = this.events();
+        else this.value();
         if (!this.next(CLOSE_BRACE)) break;
       }
     }
@@ -178,34 +174,30 @@ class FrameScan {
     let index: number | undefined;
     let payload: string | null | undefined;
     if (!this.closes(CLOSE_BRACE)) {
+      let seen = 0;
       for (;;) {
-        switch (this.key()) {
+        const member = this.key();
+        seen = once(seen, member);
+        switch (member) {
           case Member.Topic:
-            if (topic !== undefined) throw UNSCANNABLE;
             topic = this.string();
             break;
           case Member.Type:
-            if (type !== undefined) throw UNSCANNABLE;
             type = this.string();
             break;
           case Member.Key:
-            if (key !== undefined) throw UNSCANNABLE;
             key = this.string();
             break;
           case Member.Namespace:
-            if (namespace !== undefined) throw UNSCANNABLE;
             namespace = this.string();
             break;
           case Member.FilterKeys:
-            if (filterKeys !== undefined) throw UNSCANNABLE;
             filterKeys = this.strings();
             break;
           case Member.Index:
-            if (index !== undefined) throw UNSCANNABLE;
             index = this.index();
             break;
           case Member.Payload:
-            if (payload !== undefined) throw UNSCANNABLE;
             payload = this.payload();
             break;
           default:
@@ -408,6 +400,17 @@ function numberEnd(bytes: Buffer, start: number): number {
     while (isDigit(bytes[++i]));
   }
   return i;
+}
+
+/**
+ * `seen` with `member` added (a bit per member); a member already seen is left to the
+ * general way, where the last one counts, as in JSON.parse.
+ */
+function once(seen: number, member: Member): number {
+  if (member === Member.Other) return seen;
+  const bit = 1 << member;
+  if ((seen & bit) !== 0) throw UNSCANNABLE;
+  return seen | bit;
 }
 
 /** Whether `bytes` holds `word` at `at`. */
