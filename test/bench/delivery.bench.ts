@@ -18,6 +18,7 @@ import type { Sink } from "../../shared/sinks/sink";
 import type { SinkStore } from "../../shared/sinks/sink-store";
 import type { NomadBusDetail } from "../../shared/streamer/event-contract";
 import { USER_AGENT } from "../../shared/version";
+import { TLS_CERT, TLS_KEY } from "../support/tls-fixture";
 import { cpuSeconds, report, type Figure } from "./harness";
 
 /**
@@ -43,6 +44,10 @@ import { cpuSeconds, report, type Figure } from "./harness";
  * - Signing: the same uncoalesced deliver arm with `sign` replaced by a function returning
  *   the same header names with fixed values (no HMAC), vs real Standard Webhooks signing
  *   (the goal figure: one HMAC per event, the worst case); the same pair coalesced as an extra.
+ * - Over HTTPS (no goal; how webhooks are reached in practice): a second server of the same
+ *   kind behind TLS (the test certificate for `webhook.test`, a P-256 key; the name resolved
+ *   to 127.0.0.1 by the guard's injected resolver, the certificate checked against it), with
+ *   raw `undici.request`, the deliver arm signed and unsigned at 1 event/POST.
  * - Reference (no goal): the same POSTs through undici's `dispatch` with a bare handler, the
  *   API the deliver path's WebhookClient uses (no response stream), so the report shows the
  *   deliver path against the leanest client too, not only against `undici.request`.
@@ -61,14 +66,15 @@ const ROUNDS = 8;
 const ROUND_MS = 1_500;
 const WARMUP_MS = 1_000;
 
-/** The webhook server, run as `node -e`: counts requests and body bytes, answers 204 when the body is in. */
+/** The webhook server, run as `node -e` (HTTPS when given a key and certificate): counts requests and body bytes, answers 204 when the body is in. */
 const SERVER_SOURCE = `
-const http = require("node:http");
+const tls = process.env.BENCH_TLS_KEY ? { key: process.env.BENCH_TLS_KEY, cert: process.env.BENCH_TLS_CERT } : undefined;
 let requests = 0, bytes = 0;
-const server = http.createServer((req, res) => {
+const handler = (req, res) => {
   req.on("data", (c) => { bytes += c.length; });
   req.on("end", () => { requests++; res.writeHead(204); res.end(); });
-});
+};
+const server = tls ? require("node:https").createServer(tls, handler) : require("node:http").createServer(handler);
 server.keepAliveTimeout = 60000;
 server.listen(0, "127.0.0.1", () => process.send({ port: server.address().port }));
 process.on("message", (m) => { if (m === "stats") process.send({ requests, bytes }); });
@@ -87,9 +93,13 @@ interface WebhookServer {
   close(): Promise<void>;
 }
 
-async function startServer(): Promise<WebhookServer> {
+/** HTTPS: the server presents the test certificate, valid for `webhook.test` only. */
+const TLS_HOST = "webhook.test";
+
+async function startServer(kind: "http" | "https" = "http"): Promise<WebhookServer> {
   const nodeArgs = (process.env.BENCH_DELIVERY_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, "-e", SERVER_SOURCE], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const env = kind === "https" ? { ...process.env, BENCH_TLS_KEY: TLS_KEY, BENCH_TLS_CERT: TLS_CERT } : process.env;
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, "-e", SERVER_SOURCE], { stdio: ["ignore", "inherit", "inherit", "ipc"], env });
   let exited: Error | undefined;
   const waiting = new Set<(error: Error) => void>();
   child.once("exit", (code) => {
@@ -107,7 +117,7 @@ async function startServer(): Promise<WebhookServer> {
     });
   const { port } = await next<{ port: number }>();
   return {
-    url: `http://127.0.0.1:${port}/hook`,
+    url: kind === "https" ? `https://${TLS_HOST}:${port}/hook` : `http://127.0.0.1:${port}/hook`,
     pid: child.pid!,
     stats: () => {
       const answer = next<ServerStats>();
@@ -196,7 +206,7 @@ interface ArmTotals {
   bytes: number;
 }
 
-type Arm = { readonly name: string; run(deadline: number): Promise<number> };
+type Arm = { readonly name: string; readonly server: WebhookServer; run(deadline: number): Promise<number> };
 
 /** A full GC between arms (`gc` exposed at run time, as the bench runs under tsx without flags). */
 function exposedGc(): () => void {
@@ -209,11 +219,15 @@ export async function runDeliveryBench(): Promise<boolean> {
   const factory = createEventFactory();
   const template = factory.jobRegistered({ jobId: "web", namespace: "default" })[1]![0]!;
   const server = await startServer();
+  const tlsServer = await startServer("https");
   const gc = exposedGc();
   const sinks = new MemorySinks();
+  const tlsSinks = new MemorySinks();
   const sinkIds = Array.from({ length: SINKS }, (_, s) => `team-${s}.deploys`);
   for (const id of sinkIds) {
-    sinks.sinks.set(id, { ID: id, Type: "webhook", Topics: { "*": ["*"] }, Address: server.url, LatestIndex: 0, CreateIndex: 1, ModifyIndex: 1, Secret: generateSecret(), PreviousSecrets: [] });
+    const sink: Sink = { ID: id, Type: "webhook", Topics: { "*": ["*"] }, Address: server.url, LatestIndex: 0, CreateIndex: 1, ModifyIndex: 1, Secret: generateSecret(), PreviousSecrets: [] };
+    sinks.sinks.set(id, sink);
+    tlsSinks.sinks.set(id, { ...sink, Address: tlsServer.url });
   }
 
   // FIFO messages as the fan-out queues them: per sink, batches of 10 consecutive events.
@@ -245,12 +259,16 @@ export async function runDeliveryBench(): Promise<boolean> {
   const guard = new AddressGuard({ allowedCidrs: ["127.0.0.0/8"] });
   // As functions/deliver/app.ts builds it (connect timeout 5 s is the config default).
   const webhooks = new WebhookClient({ dispatcher: guard.dispatcher({ connectTimeout: 5_000, keepAliveTimeout: 30_000 }), timeoutMs: 15_000, userAgent: USER_AGENT });
-  const deliverer = (maxEventsPerRequest: number, sign?: typeof signatureHeaders) =>
-    new Deliverer({ sinks, log, webhooks, queue, policy: DEFAULT_RETRY_POLICY, maxEventsPerRequest, logger, metrics, ...(sign ? { sign } : {}) });
+  // Over TLS: the name is checked by the guard (resolved to loopback here) and the certificate against it.
+  const tlsGuard = new AddressGuard({ allowedCidrs: ["127.0.0.0/8"], resolve: async () => ["127.0.0.1"] });
+  const tlsWebhooks = new WebhookClient({ dispatcher: tlsGuard.dispatcher({ connectTimeout: 5_000, keepAliveTimeout: 30_000, connect: { ca: TLS_CERT } }), timeoutMs: 15_000, userAgent: USER_AGENT });
+  const deliverer = (maxEventsPerRequest: number, sign?: typeof signatureHeaders, over: "http" | "https" = "http") =>
+    new Deliverer({ sinks: over === "https" ? tlsSinks : sinks, log, webhooks: over === "https" ? tlsWebhooks : webhooks, queue, policy: DEFAULT_RETRY_POLICY, maxEventsPerRequest, logger, metrics, ...(sign ? { sign } : {}) });
 
   /** An arm that keeps one call in flight per sink until the deadline; `once(lane)` returns the events the call carried. */
-  const laneArm = (name: string, once: (lane: number) => Promise<number>): Arm => ({
+  const laneArm = (name: string, once: (lane: number) => Promise<number>, at: WebhookServer = server): Arm => ({
     name,
+    server: at,
     async run(deadline) {
       let events = 0;
       await Promise.all(
@@ -266,14 +284,24 @@ export async function runDeliveryBench(): Promise<boolean> {
   });
 
   const rawAgent = new Agent({ keepAliveTimeout: 30_000 });
-  let rawNext = 0;
-  const raw = laneArm("raw", async () => {
-    const r = rawRequests[rawNext++ % rawRequests.length]!;
-    const response = await request(server.url, { method: "POST", dispatcher: rawAgent, headers: r.headers, body: r.body });
-    if (response.statusCode !== 204) throw new Error(`bench: raw POST answered ${response.statusCode}`);
-    await response.body.dump();
-    return 1;
-  });
+  // The name is dialled at 127.0.0.1 and the certificate checked against it (servername), as the guarded pool does.
+  const tlsRawAgent = new Agent({ keepAliveTimeout: 30_000, connect: { ca: TLS_CERT, servername: TLS_HOST } });
+  const tlsRawUrl = tlsServer.url.replace(TLS_HOST, "127.0.0.1");
+  const rawArm = (name: string, url: string, dispatcher: Agent, at: WebhookServer) => {
+    let next = 0;
+    return laneArm(
+      name,
+      async () => {
+        const r = rawRequests[next++ % rawRequests.length]!;
+        const response = await request(url, { method: "POST", dispatcher, headers: r.headers, body: r.body });
+        if (response.statusCode !== 204) throw new Error(`bench: raw POST answered ${response.statusCode}`);
+        await response.body.dump();
+        return 1;
+      },
+      at,
+    );
+  };
+  const raw = rawArm("raw", server.url, rawAgent, server);
   // A reference, not the baseline: the same POSTs through undici's lowest public API, `dispatch`
   // with a handler that only waits for the end of the answer (no response stream, no timer),
   // as the deliver path's WebhookClient does with its own handler.
@@ -298,14 +326,18 @@ export async function runDeliveryBench(): Promise<boolean> {
     await dispatchOnce(rawRequests[dispatchNext++ % rawRequests.length]!);
     return 1;
   });
-  const deliverArm = (name: string, d: Deliverer): Arm => {
+  const deliverArm = (name: string, d: Deliverer, at: WebhookServer = server): Arm => {
     const next = sinkIds.map(() => 0);
-    return laneArm(name, async (s) => {
-      const batch = batches[s]![next[s]!++ % BATCHES_PER_SINK]!;
-      const failed = await d.handle(batch);
-      if (failed.length > 0) throw new Error(`bench: ${failed.length} messages not delivered`);
-      return batch.length;
-    });
+    return laneArm(
+      name,
+      async (s) => {
+        const batch = batches[s]![next[s]!++ % BATCHES_PER_SINK]!;
+        const failed = await d.handle(batch);
+        if (failed.length > 0) throw new Error(`bench: ${failed.length} messages not delivered`);
+        return batch.length;
+      },
+      at,
+    );
   };
   const arms: Arm[] = [
     raw,
@@ -314,11 +346,15 @@ export async function runDeliveryBench(): Promise<boolean> {
     deliverArm("deliver, coalesced (≤ 10 events/POST), signed", deliverer(10)),
     deliverArm("deliver, coalesced (≤ 10 events/POST), unsigned", deliverer(10, fakeSign())),
     rawDispatch,
+    rawArm("raw, HTTPS", tlsRawUrl, tlsRawAgent, tlsServer),
+    deliverArm("deliver, HTTPS, 1 event/POST, signed", deliverer(1, undefined, "https"), tlsServer),
+    deliverArm("deliver, HTTPS, 1 event/POST, unsigned", deliverer(1, fakeSign(), "https"), tlsServer),
   ];
   const totals = new Map<string, ArmTotals>(arms.map((a) => [a.name, { best: 0, rates: [], events: 0, seconds: 0, benchCpu: 0, serverCpu: 0, requests: 0, bytes: 0 }]));
 
   const runArm = async (arm: Arm, ms: number, record: boolean) => {
     gc();
+    const { server } = arm;
     const before = await server.stats();
     const serverCpu = cpuSeconds(server.pid);
     const benchCpu = process.cpuUsage();
@@ -349,13 +385,14 @@ export async function runDeliveryBench(): Promise<boolean> {
     }
   } finally {
     await rawAgent.close();
+    await tlsRawAgent.close();
     await dispatchAgent.close();
-    await server.close();
+    await Promise.all([server.close(), tlsServer.close()]);
   }
   if ((metrics.totals.get("Delivered") ?? 0) === 0 || log.recorded === 0) throw new Error("bench: the deliver arms delivered nothing");
 
   const t = (name: string) => totals.get(name)!;
-  const [rawT, signed1, unsigned1, coalesced, coalescedUnsigned, dispatchT] = arms.map((a) => t(a.name)) as [ArmTotals, ArmTotals, ArmTotals, ArmTotals, ArmTotals, ArmTotals];
+  const [rawT, signed1, unsigned1, coalesced, coalescedUnsigned, dispatchT, tlsRawT, tlsSigned, tlsUnsigned] = arms.map((a) => t(a.name)) as [ArmTotals, ArmTotals, ArmTotals, ArmTotals, ArmTotals, ArmTotals, ArmTotals, ArmTotals, ArmTotals];
   const cpuPerEvent = (x: ArmTotals) => (x.benchCpu * 1e6) / x.events;
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const figures: Figure[] = [
@@ -364,13 +401,16 @@ export async function runDeliveryBench(): Promise<boolean> {
     { name: "events/s, deliver path 1 event/POST, Standard Webhooks signing (vs fixed signature headers, no HMAC)", value: signed1.best, baseline: unsigned1.best, unit: "events/s", goal: { atLeast: 0.95 } },
     { name: `events/s, deliver path coalesced ≤ ${BATCH} events/POST, signing (vs fixed signature headers, no HMAC)`, value: coalesced.best, baseline: coalescedUnsigned.best, unit: "events/s" },
     { name: "events/s, deliver path 1 event/POST (vs raw undici dispatch with a bare handler, same bytes: a reference, not the goal's baseline)", value: signed1.best, baseline: dispatchT.best, unit: "events/s" },
+    { name: "events/s over HTTPS, deliver path 1 event/POST (vs raw undici.request over HTTPS, same bytes)", value: tlsSigned.best, baseline: tlsRawT.best, unit: "events/s" },
+    { name: "events/s over HTTPS, deliver path 1 event/POST, Standard Webhooks signing (vs fixed signature headers, no HMAC)", value: tlsSigned.best, baseline: tlsUnsigned.best, unit: "events/s" },
   ];
   const ok = report("delivery", figures);
   const notes = [
-    `webhook server: child process on 127.0.0.1, 204 at once, keep-alive; each event ${eventBytes} bytes as a one-event body; ${ROUNDS} rounds × ${ROUND_MS / 1000} s per arm after a ${WARMUP_MS / 1000} s warm-up, forward/reverse order by round, full GC before each arm, best round shown`,
+    `webhook servers: child processes on 127.0.0.1 (one plain HTTP, one HTTPS with a P-256 certificate), 204 at once, keep-alive; each event ${eventBytes} bytes as a one-event body; ${ROUNDS} rounds × ${ROUND_MS / 1000} s per arm after a ${WARMUP_MS / 1000} s warm-up, forward/reverse order by round, full GC before each arm, best round shown`,
     `DynamoDB (sink store, delivery log) and SQS (retry/dead-letter) are in-memory stand-ins: the ratio prices the deliver code path, not AWS round-trips`,
     `CPU time per event in the bench process (steadier than rates on a shared machine): deliver 1 event/POST ${cpuPerEvent(signed1).toFixed(0)} µs vs raw ${cpuPerEvent(rawT).toFixed(0)} µs (ratio ${(cpuPerEvent(rawT) / cpuPerEvent(signed1)).toFixed(3)}); signed ${cpuPerEvent(signed1).toFixed(0)} µs vs unsigned ${cpuPerEvent(unsigned1).toFixed(0)} µs (ratio ${(cpuPerEvent(unsigned1) / cpuPerEvent(signed1)).toFixed(3)}); coalesced signed ${cpuPerEvent(coalesced).toFixed(1)} µs vs unsigned ${cpuPerEvent(coalescedUnsigned).toFixed(1)} µs (ratio ${(cpuPerEvent(coalescedUnsigned) / cpuPerEvent(coalesced)).toFixed(3)})`,
     `CPU time per event, deliver 1 event/POST vs raw dispatch: ${cpuPerEvent(signed1).toFixed(0)} µs vs ${cpuPerEvent(dispatchT).toFixed(0)} µs (ratio ${(cpuPerEvent(dispatchT) / cpuPerEvent(signed1)).toFixed(3)})`,
+    `CPU time per event over HTTPS: deliver signed ${cpuPerEvent(tlsSigned).toFixed(0)} µs vs raw ${cpuPerEvent(tlsRawT).toFixed(0)} µs (ratio ${(cpuPerEvent(tlsRawT) / cpuPerEvent(tlsSigned)).toFixed(3)}); signed vs unsigned ${cpuPerEvent(tlsSigned).toFixed(0)} vs ${cpuPerEvent(tlsUnsigned).toFixed(0)} µs (ratio ${(cpuPerEvent(tlsUnsigned) / cpuPerEvent(tlsSigned)).toFixed(3)}); median-round signed/unsigned ${(median(tlsSigned.rates) / median(tlsUnsigned.rates)).toFixed(3)}`,
     `median-round ratios: 1 event/POST ${(median(signed1.rates) / median(rawT.rates)).toFixed(3)}, coalesced ${(median(coalesced.rates) / median(rawT.rates)).toFixed(3)}, signed/unsigned ${(median(signed1.rates) / median(unsigned1.rates)).toFixed(3)} (coalesced ${(median(coalesced.rates) / median(coalescedUnsigned.rates)).toFixed(3)}); paired per-round signed/unsigned ${signed1.rates.map((r, i) => (r / unsigned1.rates[i]!).toFixed(2)).join(", ")}`,
   ];
   for (const [name, x] of totals) {

@@ -5,28 +5,10 @@ import type { TLSSocket } from "node:tls";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Agent, request } from "undici";
 import { AddressGuard, BlockedAddressError, findBlockedAddressError } from "../../shared/delivery/ssrf-guard";
+import { TLS_CERT, TLS_KEY } from "../support/tls-fixture";
 
 // Everything here stays on 127.0.0.1: names are answered by injected resolvers, and blocked
 // addresses (10.0.0.1, 93.184.216.34 next to a blocked one) are refused before any dial.
-
-// Test-only self-signed certificate for "webhook.test" (EC P-256, valid 2020–2120); not a secret.
-const TLS_KEY = `-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgbz/LVtCviroriMUv
-Y4ao5yxI21e2YVVu8wzIuYA0ewihRANCAAQ329hTaPQsQ53LGSUIYDcgxNXf954K
-KWPuUThzG1snYztrIaiTR6hVAnPgbLK3ueyx9+RLDELNGe24KPfMSWHG
------END PRIVATE KEY-----
-`;
-const TLS_CERT = `-----BEGIN CERTIFICATE-----
-MIIBZzCCAQ2gAwIBAgIBATAKBggqhkjOPQQDAjAXMRUwEwYDVQQDDAx3ZWJob29r
-LnRlc3QwIBcNMjAwMTAxMDAwMDAwWhgPMjEyMDAxMDEwMDAwMDBaMBcxFTATBgNV
-BAMMDHdlYmhvb2sudGVzdDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABDfb2FNo
-9CxDncsZJQhgNyDE1d/3ngopY+5ROHMbWydjO2shqJNHqFUCc+Bssre57LH35EsM
-Qs0Z7bgo98xJYcajSDBGMBcGA1UdEQQQMA6CDHdlYmhvb2sudGVzdDAMBgNVHRMB
-Af8EAjAAMB0GA1UdDgQWBBQfptA9SvxeV+WJ39PoJVmnfaygCzAKBggqhkjOPQQD
-AgNIADBFAiAN+snORVV/m+F/kxK+x4U/Q/tB/2ipSGpeX8FOxTSfiQIhAIogo7aD
-/zFkkOxraiAkX4pW25T8gC66MDqLiDEC4LXK
------END CERTIFICATE-----
-`;
 
 interface TestServer {
   readonly port: number;
