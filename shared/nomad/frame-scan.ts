@@ -139,7 +139,7 @@ class FrameScan {
         const member = this.key();
         seen = once(seen, member);
         if (member === Member.Index) index = this.index();
-        else if (member === Member.Events) events = this.events();
+        else if (member === Member.Events) events = this.nullOrArray(() => this.event());
         else this.value();
         if (!this.next(CLOSE_BRACE)) break;
       }
@@ -149,18 +149,19 @@ class FrameScan {
     return { Index: index ?? 0, Events: events ?? null };
   }
 
-  private events(): ScannedEvent[] | null {
+  /** null, or an array each of whose elements `element` reads (Events, FilterKeys). */
+  private nullOrArray<T>(element: () => T): T[] | null {
     if (this.bytes[this.at] !== OPEN_BRACKET) {
       this.literal(NULL);
       return null;
     }
     this.at++;
     this.space();
-    const events: ScannedEvent[] = [];
-    if (this.closes(CLOSE_BRACKET)) return events;
+    const elements: T[] = [];
+    if (this.closes(CLOSE_BRACKET)) return elements;
     for (;;) {
-      events.push(this.event());
-      if (!this.next(CLOSE_BRACKET)) return events;
+      elements.push(element());
+      if (!this.next(CLOSE_BRACKET)) return elements;
     }
   }
 
@@ -192,7 +193,7 @@ class FrameScan {
             namespace = this.string();
             break;
           case Member.FilterKeys:
-            filterKeys = this.strings();
+            filterKeys = this.nullOrArray(() => this.string());
             break;
           case Member.Index:
             index = this.index();
@@ -234,22 +235,6 @@ class FrameScan {
     const end = stringEnd(this.bytes, start);
     this.at = end;
     return lastStringEscaped ? (JSON.parse(this.bytes.toString("utf8", start, end)) as string) : this.bytes.toString("utf8", start + 1, end - 1);
-  }
-
-  /** null or an array of strings. */
-  private strings(): string[] | null {
-    if (this.bytes[this.at] !== OPEN_BRACKET) {
-      this.literal(NULL);
-      return null;
-    }
-    this.at++;
-    this.space();
-    const strings: string[] = [];
-    if (this.closes(CLOSE_BRACKET)) return strings;
-    for (;;) {
-      strings.push(this.string());
-      if (!this.next(CLOSE_BRACKET)) return strings;
-    }
   }
 
   /** A non-negative safe integer, as JSON.parse reads the number. */
