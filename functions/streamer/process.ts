@@ -101,7 +101,7 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
         ...(config.topics ? { topics: config.topics } : {}),
         checkpoints,
         publish: (entries) => publisher.send(entries),
-        ...(payloads ? { offload: (detail) => payloads.offload(detail) } : {}),
+        ...(payloads ? { storePayload: (cluster, eventId, payloadJson) => payloads.storePayload(cluster, eventId, payloadJson) } : {}),
         logger,
         livenessMs: config.livenessMs,
         maxEntryBytes: config.maxEntryBytes,

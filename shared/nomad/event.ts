@@ -20,8 +20,9 @@ export type NomadEvent = z.infer<typeof NomadEventSchema>;
 
 /**
  * One NDJSON line: every event of one committed transaction, all sharing `Index`. `{}` is a
- * heartbeat. The documented contract; the stream client checks each line with
- * decodeNomadFrame below (the same rules and defaults, without zod's copies).
+ * heartbeat. The documented contract; the stream client reads each line with scanFrame
+ * (frame-scan.ts) and any line the scan leaves with decodeNomadFrame below, both with the
+ * same rules and defaults, without zod's copies.
  */
 export const NomadFrameSchema = z.object({
   Index: z.number().int().nonnegative().default(0),
@@ -62,8 +63,8 @@ export function isIndex(value: unknown): value is number {
  * Checks one parsed line against NomadFrameSchema's rules and returns the frame with the
  * schema's defaults (`Index` 0, `Events` null; per event `Namespace` "", `FilterKeys` and
  * `Payload` null) and only the schema's fields, or the first issue found. The per-frame
- * equivalent of `NomadFrameSchema.safeParse`, for the stream's hot path: it copies no
- * payload (the event objects are rebuilt with their seven fields, payloads are kept as
+ * equivalent of `NomadFrameSchema.safeParse`, for the stream lines the scan leaves (and the
+ * reason a bad one is refused): it copies no payload (the event objects are rebuilt with their seven fields, payloads are kept as
  * parsed), where the zod schema copies every event and payload.
  */
 export function decodeNomadFrame(value: unknown): { frame: NomadFrame } | { issue: FrameShapeIssue } {

@@ -24,7 +24,7 @@ export interface ScannedFrame {
 }
 
 /** The event with its payload parsed (and its text remembered, so it is written back as received). */
-export function parsedEvent(event: ScannedEvent): NomadEvent {
+function parsedEvent(event: ScannedEvent): NomadEvent {
   const { payloadJson } = event;
   const payload = payloadJson === null ? null : rememberJsonSource(JSON.parse(payloadJson) as Record<string, unknown>, payloadJson);
   return { Topic: event.Topic, Type: event.Type, Key: event.Key, Namespace: event.Namespace, FilterKeys: event.FilterKeys, Index: event.Index, Payload: payload };

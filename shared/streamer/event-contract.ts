@@ -67,13 +67,12 @@ export interface BusEntry {
  * received from Nomad (nomadEventJson), so the bus and its archive carry every digit.
  */
 export function busDetailJson(detail: NomadBusDetail): string {
-  const ref = detail.payloadRef !== undefined ? `,"payloadRef":${JSON.stringify(detail.payloadRef)}` : "";
-  return detailJson(detail.id, detail.cluster, detail.frameIndex, nomadEventJson(detail.event)) + ref + "}";
+  return detailJson(detail.id, detail.cluster, detail.frameIndex, nomadEventJson(detail.event), detail.payloadRef);
 }
 
-/** The detail's JSON up to its event, without the closing brace (a claim check's ref may follow). */
-function detailJson(id: string, cluster: string, frameIndex: number, eventJson: string): string {
-  return `{"id":${JSON.stringify(id)},"cluster":${JSON.stringify(cluster)},"frameIndex":${frameIndex},"event":${eventJson}`;
+function detailJson(id: string, cluster: string, frameIndex: number, eventJson: string, payloadRef: PayloadRef | undefined): string {
+  const ref = payloadRef !== undefined ? `,"payloadRef":${JSON.stringify(payloadRef)}` : "";
+  return `{"id":${JSON.stringify(id)},"cluster":${JSON.stringify(cluster)},"frameIndex":${frameIndex},"event":${eventJson}${ref}}`;
 }
 
 export function busEntry(busName: string, detail: NomadBusDetail): BusEntry {
@@ -83,9 +82,12 @@ export function busEntry(busName: string, detail: NomadBusDetail): BusEntry {
 /**
  * The entry for an event as the stream reader gives it, its payload still the text Nomad
  * sent: the same bytes busEntry writes for that event parsed (a test holds them equal).
+ * With `payloadRef` (the payload stored by the claim check), the payload is null and the
+ * reference follows, as busEntry writes an offloaded detail.
  */
-export function busEntryOfScanned(busName: string, id: string, cluster: string, frameIndex: number, event: ScannedEvent): BusEntry {
-  return { Source: BUS_SOURCE, DetailType: event.Topic, Detail: detailJson(id, cluster, frameIndex, nomadEventJsonWith(event, event.payloadJson ?? "null")) + "}", EventBusName: busName };
+export function busEntryOfScanned(busName: string, id: string, cluster: string, frameIndex: number, event: ScannedEvent, payloadRef?: PayloadRef): BusEntry {
+  const payloadJson = payloadRef !== undefined ? "null" : (event.payloadJson ?? "null");
+  return { Source: BUS_SOURCE, DetailType: event.Topic, Detail: detailJson(id, cluster, frameIndex, nomadEventJsonWith(event, payloadJson), payloadRef), EventBusName: busName };
 }
 
 /**

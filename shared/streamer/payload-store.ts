@@ -40,14 +40,17 @@ export class S3PayloadStore {
 
   /** Stores the payload and returns the detail with `Payload: null` and a `payloadRef`. */
   async offload(detail: NomadBusDetail): Promise<NomadBusDetail> {
-    const body = Buffer.from(toJson(detail.event.Payload), "utf8");
-    const sha256 = createHash("sha256").update(body).digest("hex");
-    const key = `${this.prefix}${encodeURIComponent(detail.cluster)}/${detail.id}.json`;
-    await this.client.send(
-      new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: body, ContentType: "application/json", Metadata: { sha256, "event-id": detail.id } }),
-    );
-    const payloadRef: PayloadRef = { bucket: this.options.bucket, key, sha256, bytes: body.length };
+    const payloadRef = await this.storePayload(detail.cluster, detail.id, toJson(detail.event.Payload));
     return { ...detail, event: { ...detail.event, Payload: null }, payloadRef };
+  }
+
+  /** Stores one event's payload, given as its JSON text (the streamer's, never parsed), and returns the reference to it. */
+  async storePayload(cluster: string, eventId: string, payloadJson: string): Promise<PayloadRef> {
+    const body = Buffer.from(payloadJson, "utf8");
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    const key = `${this.prefix}${encodeURIComponent(cluster)}/${eventId}.json`;
+    await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: body, ContentType: "application/json", Metadata: { sha256, "event-id": eventId } }));
+    return { bucket: this.options.bucket, key, sha256, bytes: body.length };
   }
 
   /** Fetches a payload back and checks it is the one referenced. */

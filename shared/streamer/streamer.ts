@@ -1,6 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { request, type Dispatcher } from "undici";
-import { parsedEvent, type ScannedFrame } from "../nomad/frame-scan";
+import type { ScannedFrame } from "../nomad/frame-scan";
 import type { NomadConfig } from "../nomad/nomad-config";
 import { DEFAULT_LIVENESS_MS, nomadDispatcher, NomadResponseError, readStreamFrames } from "../nomad/stream-client";
 import type { TopicFilter } from "../nomad/topic-filter";
@@ -8,7 +8,7 @@ import { PUT_EVENTS_DEFAULT_MAX_BYTES, putEventsEntrySize } from "../eventbridge
 import { fullJitter, sleep } from "../retry/backoff";
 import type { CheckpointStore } from "./checkpoint-store";
 import { EntryBatcher } from "./entry-batcher";
-import { busEntry, busEntryOfScanned, gapMarker, type BusEntry, type NomadBusDetail } from "./event-contract";
+import { busEntry, busEntryOfScanned, gapMarker, type BusEntry, type PayloadRef } from "./event-contract";
 import { EventIdAssigner } from "./event-id";
 import { ProgressTracker } from "./progress-tracker";
 
@@ -21,8 +21,8 @@ export interface StreamerOptions {
   readonly checkpoints: CheckpointStore;
   /** Publishes one PutEvents call's entries, retrying until all are accepted. */
   readonly publish: (entries: BusEntry[]) => Promise<void>;
-  /** Replaces a payload too large for the bus with a reference (claim check). */
-  readonly offload?: (detail: NomadBusDetail) => Promise<NomadBusDetail>;
+  /** Stores a payload too large for the bus (its JSON text, as Nomad sent it) and returns the reference the bus carries instead (claim check). */
+  readonly storePayload?: (cluster: string, eventId: string, payloadJson: string) => Promise<PayloadRef>;
   readonly logger: Logger;
   /** The connection pool to Nomad; pass one to share it across terms. @default a pool of its own (see nomadDispatcher) */
   readonly dispatcher?: Dispatcher;
@@ -194,8 +194,9 @@ export class Streamer {
       let size = putEventsEntrySize(entry);
       // The same rule the batcher packs calls by: an entry that fits no call goes by reference.
       if (size > maxEntryBytes) {
-        if (!this.options.offload) throw new Error(`event ${id} (${event.Topic} ${event.Key}) is over the PutEvents limit and no payload store is configured`);
-        entry = busEntry(this.options.busName, await this.options.offload({ id, cluster: this.options.cluster, frameIndex: frame.Index, event: parsedEvent(event) }));
+        if (!this.options.storePayload) throw new Error(`event ${id} (${event.Topic} ${event.Key}) is over the PutEvents limit and no payload store is configured`);
+        const ref = await this.options.storePayload(this.options.cluster, id, event.payloadJson ?? "null");
+        entry = busEntryOfScanned(this.options.busName, id, this.options.cluster, frame.Index, event, ref);
         size = putEventsEntrySize(entry);
       }
       entries.push(entry);

@@ -119,7 +119,7 @@ async function world(options: { claimCheck?: boolean; env?: Record<string, strin
     checkpointEveryMs: 50,
     namespacePollMs: 0,
     ...(options.maxEntryBytes ? { maxEntryBytes: options.maxEntryBytes } : {}),
-    ...(payloads ? { offload: (detail) => payloads.offload(detail) } : {}),
+    ...(payloads ? { storePayload: (cluster, eventId, payloadJson) => payloads.storePayload(cluster, eventId, payloadJson) } : {}),
   });
   const fanout = fanoutFromEnv({ ...pipeline.env, SINK_CACHE_SECONDS: "0" }, logger, new CountingMetrics());
 

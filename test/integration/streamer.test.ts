@@ -37,7 +37,7 @@ async function world(serverOptions: Partial<NomadProtocolServerOptions> = {}) {
     await nomad.close();
     await bus.close();
   });
-  const streamer = (extra: { namespace?: string; namespacePollMs?: number; maxEntryBytes?: number; offload?: StreamerOptions["offload"] } = {}) => {
+  const streamer = (extra: { namespace?: string; namespacePollMs?: number; maxEntryBytes?: number; storePayload?: StreamerOptions["storePayload"] } = {}) => {
     const publisher = new EventBridgePublisher({ clientConfig: { endpoint: bus.endpoint, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "y" }, maxAttempts: 1 }, retryBaseMs: 5, retryCapMs: 50 });
     const s = new Streamer({
       nomad: readNomadConfig({ NOMAD_ADDR: nomad.url, NOMAD_NAMESPACE: extra.namespace ?? "*" }),
@@ -51,7 +51,7 @@ async function world(serverOptions: Partial<NomadProtocolServerOptions> = {}) {
       reconnect: { baseMs: 20, capMs: 100 },
       namespacePollMs: extra.namespacePollMs ?? 0,
       ...(extra.maxEntryBytes ? { maxEntryBytes: extra.maxEntryBytes } : {}),
-      ...(extra.offload ? { offload: extra.offload } : {}),
+      ...(extra.storePayload ? { storePayload: extra.storePayload } : {}),
     });
     const abort = new AbortController();
     const running = s.run(abort.signal);
@@ -192,7 +192,7 @@ describe("Streamer", () => {
     const payloads = new S3PayloadStore({ bucket, client });
     w.nomad.publish([[{ Topic: "Job", Type: "JobRegistered", Key: "huge", Namespace: "default", FilterKeys: null, Payload: { Job: { ID: "huge", Meta: { template: "x".repeat(20_000) } } } }]]);
     w.nomad.publish(factory.nodeRegistration({ nodeId: "small" }));
-    const { stop } = w.streamer({ maxEntryBytes: 8_192, offload: (d) => payloads.offload(d) });
+    const { stop } = w.streamer({ maxEntryBytes: 8_192, storePayload: (cluster, eventId, payloadJson) => payloads.storePayload(cluster, eventId, payloadJson) });
     await until(() => w.busIds().length === w.expectedIds().length);
     await stop();
     const details = w.bus.accepted().map((e) => JSON.parse(e.detail));

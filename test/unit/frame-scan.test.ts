@@ -167,4 +167,15 @@ describe("busEntryOfScanned", () => {
       });
     }
   });
+
+  it("with a claim check's reference, writes the same bytes as busEntry does for the offloaded detail", () => {
+    const [name, line] = fixtureLines[0]!;
+    const scanned = scan(line)!;
+    const event = scanned.Events![0]!;
+    const payloadRef = { bucket: "payloads", key: `payloads/prod/id-0.json`, sha256: "ab".repeat(32), bytes: event.payloadJson?.length ?? 4 };
+    const fromScan = busEntryOfScanned("bus", "id-0", "prod", scanned.Index, event, payloadRef);
+    const offloaded = busEntry("bus", { id: "id-0", cluster: "prod", frameIndex: scanned.Index, event: { ...parsedFrame(scanned).Events![0]!, Payload: null }, payloadRef });
+    expect(fromScan, name).toEqual(offloaded);
+    expect(JSON.parse(fromScan.Detail)).toMatchObject({ event: { Payload: null }, payloadRef });
+  });
 });
