@@ -12,6 +12,7 @@ import { until } from "../support/until";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver";
 
 const SEED = Number(process.env.COMPLETENESS_SEED ?? 20261121);
+if (!Number.isSafeInteger(SEED)) throw new Error(`COMPLETENESS_SEED must be an integer, not ${JSON.stringify(process.env.COMPLETENESS_SEED)}`);
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -78,7 +79,19 @@ describe("delivery completeness under receiver faults", () => {
       for (const m of await drainQueue(pipeline.sqs, pipeline.queues.dlqUrl)) dead.get(m.groupId ?? "")!.push((JSON.parse(m.body) as DeliveryMessage).detail.id);
       return sinks.every((s) => new Set(eventIdsOf(s.receiver)).size + dead.get(s.id)!.length === matched.get(s.id)!.length);
     };
-    await until(settled, 90_000, "every matched event delivered or dead-lettered");
+    await until(settled, 90_000, "every matched event delivered or dead-lettered").catch(async (error: Error) => {
+      // Says where each sink's events are, so a failure shows what went missing or twice.
+      const state = sinks.map((s) => {
+        const delivered = eventIdsOf(s.receiver);
+        const deadIds = dead.get(s.id)!;
+        const expected = matched.get(s.id)!;
+        const seen = new Set([...delivered, ...deadIds]);
+        return `${s.id}: matched ${expected.length}, delivered ${new Set(delivered).size} (${delivered.length} POSTed events), dead ${deadIds.length}; missing [${expected.filter((id) => !seen.has(id)).join(" ")}]; delivered and dead [${deadIds.filter((id) => delivered.includes(id)).join(" ")}]; dead twice [${deadIds.filter((id, i) => deadIds.indexOf(id) !== i).join(" ")}]`;
+      });
+      await source.stop();
+      const queued = (await drainQueue(pipeline.sqs, pipeline.queues.queueUrl)).map((m) => `${m.groupId}:${(JSON.parse(m.body) as DeliveryMessage).detail.id}`);
+      throw new Error(`${error.message}\n${state.join("\n")}\nstill queued [${queued.join(" ")}]\nmetrics ${JSON.stringify(Object.fromEntries(pipeline.metrics.totals))}`);
+    });
     await source.stop();
     const pending = await drainQueue(pipeline.sqs, pipeline.queues.queueUrl);
 
@@ -96,6 +109,9 @@ describe("delivery completeness under receiver faults", () => {
     }
     // The sink whose webhook is always down dead-lettered everything it matched, after retrying.
     expect(dead.get("nodes-down")!.sort()).toEqual([...matched.get("nodes-down")!].sort());
-    expect(sinks[0]!.receiver.received.length).toBeGreaterThan(sinks[0]!.receiver.accepted.length);
+    // Faults were met on the way: the flaky receivers refused some requests, and those were retried.
+    const flakySinks = sinks.slice(0, 2);
+    expect(flakySinks.reduce((n, s) => n + s.receiver.received.length - s.receiver.accepted.length, 0), "requests the flaky receivers refused").toBeGreaterThan(0);
+    expect(pipeline.metrics.total("DeliveryRetries")).toBeGreaterThan(0);
   }, 120_000);
 });

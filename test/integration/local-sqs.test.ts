@@ -2,12 +2,14 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ChangeMessageVisibilityCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { startFauxqsServer, type FauxqsServer } from "../../infra/local/fauxqs-server";
+import { fauxqsSqsStore, patchFauxqsFifo } from "../../infra/local/sqs/fauxqs-fifo";
 import { ensureQueueWithDlq } from "../../infra/local/sqs/queues";
 import { restoreQueueSnapshot, saveQueueSnapshot, snapshotQueues } from "../../infra/local/sqs/snapshot";
 import { sqsClient } from "../../shared/aws/sqs-client";
 import { uniqueName } from "../support/names";
+import { Rng } from "../support/rng";
 
 /** The local SQS stand-in as the runtime uses it: fauxqs with its FIFO receive patched, and the queue snapshot kept across restarts. */
 const cleanups: Array<() => unknown> = [];
@@ -63,6 +65,66 @@ describe("fauxqs FIFO receive, as SQS does it", () => {
     const again = await receive(sqs, queue.queueUrl);
     expect(again.map((m) => m.Body)).toEqual(["c0", "c1", "c2"]);
     expect(again.map((m) => m.Attributes?.ApproximateReceiveCount)).toEqual(["2", "2", "1"]);
+  });
+});
+
+/** fauxqs's queue itself, without HTTP, on a clock the test moves. */
+interface LocalFifoQueue {
+  enqueue(message: object): void;
+  nextSequenceNumber(): string;
+  dequeue(max: number, visibilitySeconds: number | undefined, dlqResolver: () => undefined): Array<{ Body: string; ReceiptHandle: string }>;
+  deleteMessage(receiptHandle: string): boolean;
+  changeVisibility(receiptHandle: string, seconds: number): void;
+}
+
+describe("fauxqs FIFO queue under visibility timeouts ending mid-receive", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("loses no message and keeps each group in order, whatever moment a visibility ends (seeded random walk of receives, deletes and returns)", async () => {
+    await patchFauxqsFifo();
+    const { SqsQueue, SqsStore } = (await fauxqsSqsStore()) as unknown as {
+      SqsQueue: new (name: string, url: string, arn: string, attributes: Record<string, string>) => LocalFifoQueue;
+      SqsStore: { createMessage(body: string, attributes: object, delay: undefined, group: string, dedup: string): { sequenceNumber?: string } };
+    };
+    // The clock moves 37 ms each time anyone reads it, so visibility timeouts (1–2 s) end between
+    // any two steps of a receive, including between the messages one receive takes.
+    let clock = 1_000_000_000_000;
+    vi.spyOn(Date, "now").mockImplementation(() => (clock += 37));
+    const rng = new Rng(20261121);
+    const queue = new SqsQueue("walk.fifo", "http://127.0.0.1/000000000000/walk.fifo", "arn:aws:sqs:us-east-1:000000000000:walk.fifo", { FifoQueue: "true", VisibilityTimeout: "1" });
+    const sent: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const body = `g${i % 5}-${String(i).padStart(3, "0")}`;
+      const message = SqsStore.createMessage(body, {}, undefined, `g${i % 5}`, body);
+      message.sequenceNumber = queue.nextSequenceNumber();
+      queue.enqueue(message);
+      sent.push(body);
+    }
+    const deleted: string[] = [];
+    // Receipt handles → bodies, as a consumer holds them (one whose visibility ended is stale: deleting it deletes nothing).
+    const held = new Map<string, string>();
+    for (let step = 0; step < 20_000 && deleted.length < sent.length; step++) {
+      const received = queue.dequeue(rng.int(1, 10), rng.int(1, 2), () => undefined);
+      for (const m of received) held.set(m.ReceiptHandle, m.Body);
+      // A group is handed out only when none of it is in flight, so from its oldest message not yet deleted, in order.
+      for (let g = 0; g < 5; g++) {
+        const ofGroup = received.map((m) => m.Body).filter((body) => body.startsWith(`g${g}-`));
+        if (ofGroup.length > 0) expect(ofGroup, `group g${g} at step ${step}`).toEqual(sent.filter((body) => body.startsWith(`g${g}-`) && !deleted.includes(body)).slice(0, ofGroup.length));
+      }
+      for (const [handle, body] of [...held]) {
+        const roll = rng.next();
+        if (roll < 0.4) {
+          if (queue.deleteMessage(handle)) deleted.push(body);
+          held.delete(handle);
+        } else if (roll < 0.5) {
+          queue.changeVisibility(handle, 0);
+          held.delete(handle);
+        } else if (roll < 0.6) queue.changeVisibility(handle, 1);
+      }
+    }
+    expect(new Set(deleted).size, "each message deleted once").toBe(deleted.length);
+    expect([...deleted].sort()).toEqual([...sent].sort());
+
   });
 });
 

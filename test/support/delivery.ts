@@ -54,7 +54,8 @@ export async function newDeliveryPipeline(env: Record<string, string> = {}, opti
   await Promise.all([ensureSinksTable(dynamo, sinksTable), ensureDeliveriesTable(dynamo, deliveriesTable)]);
   const queues = await newDeliveryQueues(sqs, options);
   const logger = createLogger("deliver-test");
-  logger.setLogLevel("SILENT");
+  // Silent unless DELIVERY_TEST_LOG_LEVEL (e.g. INFO) asks for the deliverer's logs, to follow a failing run.
+  logger.setLogLevel((process.env.DELIVERY_TEST_LOG_LEVEL ?? "SILENT") as "SILENT");
   const metrics = new CountingMetrics();
   const fullEnv = {
     ...process.env,

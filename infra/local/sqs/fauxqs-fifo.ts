@@ -39,13 +39,20 @@ export function compareSequenceNumbers(a: string, b: string): number {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
+/**
+ * fauxqs's queue store module: its queue class (not in the package's exports map; it sits next
+ * to its entry point, pinned at 1.9.x), which the patch below changes, and the store class
+ * that makes its messages.
+ */
+export async function fauxqsSqsStore(): Promise<{ SqsQueue: { prototype: FifoQueueInternals }; SqsStore: unknown }> {
+  return (await import(pathToFileURL(fauxqsFile("dist/sqs/sqsStore.js")).href)) as { SqsQueue: { prototype: FifoQueueInternals }; SqsStore: unknown };
+}
+
 let patched: Promise<void> | undefined;
 
 export function patchFauxqsFifo(): Promise<void> {
   patched ??= (async () => {
-    // The class is not in fauxqs's exports map; it sits next to its entry point (pinned at 1.9.x).
-    const { SqsQueue } = (await import(pathToFileURL(fauxqsFile("dist/sqs/sqsStore.js")).href)) as { SqsQueue: { prototype: FifoQueueInternals } };
-    const proto = SqsQueue.prototype;
+    const proto = (await fauxqsSqsStore()).SqsQueue.prototype;
     for (const method of ["dequeueFifo", "changeVisibility", "processTimers", "isFifo"] as const) {
       if (typeof proto[method] !== "function") throw new Error(`fauxqs's SqsQueue has no ${method}: the FIFO patch does not fit this fauxqs version`);
     }
@@ -93,6 +100,8 @@ function sortGroup(queue: FifoQueueInternals, group: string): void {
   queue.fifoMessages.get(group)?.sort((a, b) => compareSequenceNumbers(a.sequenceNumber ?? "", b.sequenceNumber ?? ""));
 }
 
+function skipTimers(): void {}
+
 /** One more message of `group`, through fauxqs's own dequeue: only that group visible, its lock lifted for the call. */
 function takeOneFromGroup(queue: FifoQueueInternals, dequeue: FifoQueueInternals["dequeueFifo"], group: string, visibility: number | undefined, dlqResolver: unknown): Received | undefined {
   const all = queue.fifoMessages;
@@ -100,9 +109,14 @@ function takeOneFromGroup(queue: FifoQueueInternals, dequeue: FifoQueueInternals
   const locks = queue.fifoLockedGroups.get(group) ?? 0;
   queue.fifoMessages = new Map([[group, messages]]);
   queue.fifoLockedGroups.delete(group);
+  // fauxqs's dequeue first returns messages whose visibility has ended to their groups: with
+  // only this group in view, another group's would go into the map thrown away below, and be
+  // lost. The receive's own first dequeue has just done it for the whole queue.
+  queue.processTimers = skipTimers;
   try {
     return dequeue.call(queue, 1, visibility, dlqResolver)[0];
   } finally {
+    Reflect.deleteProperty(queue, "processTimers");
     queue.fifoMessages = all;
     if (messages.length === 0) all.delete(group);
     const total = locks + (queue.fifoLockedGroups.get(group) ?? 0);
