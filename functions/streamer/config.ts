@@ -2,6 +2,7 @@ import { ConfigError, intEnv, optionalEnv, requireEnv, type Env } from "../../sh
 import { readPayloadStoreConfig, type PayloadStoreConfig } from "../../shared/config/payload-config";
 import { readMetricsNamespace } from "../../shared/observability/metrics";
 import { readNomadConfig, type NomadConfig } from "../../shared/nomad/nomad-config";
+import { DEFAULT_MAX_LINE_BYTES } from "../../shared/nomad/stream-client";
 import { canonicalTopic } from "../../shared/nomad/topics";
 import type { TopicFilter } from "../../shared/nomad/topic-filter";
 
@@ -16,6 +17,8 @@ export interface StreamerConfig extends PayloadStoreConfig {
   readonly maxInFlight: number;
   readonly leaseDurationMs: number;
   readonly livenessMs: number;
+  /** STREAM_MAX_LINE_BYTES: the longest stream line (one frame) read. */
+  readonly maxLineBytes: number;
   readonly healthPort: number;
   readonly shutdownMs: number;
   /** How often metrics are written (EMF); 0 writes none. */
@@ -62,6 +65,7 @@ export function readStreamerConfig(env: Env): StreamerConfig {
     maxInFlight: intEnv(env, "EVENTBRIDGE_MAX_IN_FLIGHT", 4, { min: 1, max: 64 }),
     leaseDurationMs: intEnv(env, "LEASE_DURATION_SECONDS", 15, { min: 1, max: 600 }) * 1000,
     livenessMs: intEnv(env, "STREAM_LIVENESS_SECONDS", 45, { min: 1, max: 3_600 }) * 1000,
+    maxLineBytes: intEnv(env, "STREAM_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES, { min: 1_048_576, max: 1_073_741_824 }),
     healthPort: intEnv(env, "HEALTH_PORT", 8081, { min: 0, max: 65_535 }),
     shutdownMs: intEnv(env, "SHUTDOWN_TIMEOUT_SECONDS", 25, { min: 1, max: 120 }) * 1000,
     ...readPayloadStoreConfig(env),

@@ -104,6 +104,7 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
         ...(payloads ? { storePayload: (cluster, eventId, payloadJson) => payloads.storePayload(cluster, eventId, payloadJson) } : {}),
         logger,
         livenessMs: config.livenessMs,
+        maxLineBytes: config.maxLineBytes,
         maxEntryBytes: config.maxEntryBytes,
         maxInFlight: config.maxInFlight,
         namespacePollMs: config.namespacePollMs,

@@ -4,7 +4,7 @@ import { Agent, request, type Dispatcher } from "undici";
 import type { NomadFrame } from "./event";
 import { decodeNomadFrame, isHeartbeat, rememberFramePayloads } from "./event";
 import { parsedFrame, scanFrame, scannedFrame, type ScannedFrame } from "./frame-scan";
-import { LineSplitter } from "./ndjson-lines";
+import { LineSplitter, LineTooLongError } from "./ndjson-lines";
 import type { NomadConfig } from "./nomad-config";
 import type { TopicFilter } from "./topic-filter";
 
@@ -57,6 +57,22 @@ export class StreamBacklogError extends Error {
 /** The most a reader may fall behind the stream before the connection is dropped. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
 
+/**
+ * A line of the stream grew past `maxLineBytes` before it ended: the connection is dropped
+ * rather than the line held without bound (the caller resumes from its checkpoint, so a
+ * frame this large is read once the limit is raised, or falls out of Nomad's buffer and is
+ * reported as a gap).
+ */
+export class StreamLineTooLongError extends Error {
+  override readonly name = "StreamLineTooLongError";
+  constructor(readonly bytes: number, readonly maxLineBytes: number) {
+    super(`a line of Nomad's event stream reached ${bytes} bytes without ending, over the limit of ${maxLineBytes} bytes per line; dropping the connection to resume from the checkpoint`);
+  }
+}
+
+/** The longest line (one frame) read from the stream: 6 × the ~10 MB PlanResult frames seen in practice. */
+export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
+
 /** A line was JSON but not a frame. */
 export class StreamDecodeError extends Error {
   override readonly name = "StreamDecodeError";
@@ -82,6 +98,18 @@ export interface StreamOptions {
   readonly onBytes?: (bytes: number) => void;
   /** Bytes read from the socket and not yet taken by the consumer, past which the connection is dropped. @default DEFAULT_MAX_BUFFERED_BYTES */
   readonly maxBufferedBytes?: number;
+  /** The longest line (one frame) read; a longer one drops the connection (StreamLineTooLongError). @default DEFAULT_MAX_LINE_BYTES */
+  readonly maxLineBytes?: number;
+}
+
+/** The lines `chunk` completes; a line over the splitter's limit is the stream's error. */
+function pushLine(lines: LineSplitter, chunk: Buffer): Buffer[] {
+  try {
+    return lines.push(chunk);
+  } catch (error) {
+    if (error instanceof LineTooLongError) throw new StreamLineTooLongError(error.bytes, error.maxLineBytes);
+    throw error;
+  }
 }
 
 /** An undici Agent for Nomad with the CLI's TLS settings. */
@@ -265,9 +293,9 @@ export async function* readStreamFrames(stream: StreamRequest, options: StreamOp
       options.onBytes?.(bytes);
       timer.refresh();
     });
-    const lines = new LineSplitter();
+    const lines = new LineSplitter(options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
     for await (const chunk of drained(body, options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, (error) => abort.abort((backlog = error)))) {
-      for (const line of lines.push(chunk)) {
+      for (const line of pushLine(lines, chunk)) {
         const frame = parseStreamLine(line);
         if (frame !== undefined && !isHeartbeat(frame)) yield frame;
       }

@@ -2,7 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { request, type Dispatcher } from "undici";
 import type { ScannedFrame } from "../nomad/frame-scan";
 import type { NomadConfig } from "../nomad/nomad-config";
-import { DEFAULT_LIVENESS_MS, nomadDispatcher, NomadResponseError, readStreamFrames } from "../nomad/stream-client";
+import { DEFAULT_LIVENESS_MS, nomadDispatcher, NomadResponseError, readStreamFrames, StreamLineTooLongError } from "../nomad/stream-client";
 import type { TopicFilter } from "../nomad/topic-filter";
 import { PUT_EVENTS_DEFAULT_MAX_BYTES, putEventsEntrySize } from "../eventbridge/entry-size";
 import { fullJitter, sleep } from "../retry/backoff";
@@ -28,6 +28,8 @@ export interface StreamerOptions {
   readonly dispatcher?: Dispatcher;
   /** @default 45_000 */
   readonly livenessMs?: number;
+  /** The longest stream line (one frame) read; a longer one drops the connection. @default DEFAULT_MAX_LINE_BYTES (64 MiB) */
+  readonly maxLineBytes?: number;
   /** Summed entry bytes per PutEvents call (AWS's entry-size rule). @default PUT_EVENTS_DEFAULT_MAX_BYTES */
   readonly maxEntryBytes?: number;
   /** PutEvents calls in flight. @default 4 */
@@ -100,7 +102,10 @@ export class Streamer {
           const forbidden = error instanceof NomadResponseError && error.status === 403;
           waitMs = fullJitter(attempt++, forbidden ? (reconnect.forbiddenBaseMs ?? 5_000) : (reconnect.baseMs ?? 500), forbidden ? 300_000 : (reconnect.capMs ?? 30_000));
           this.status.lastError = (error as Error).message;
-          logger[forbidden ? "error" : "warn"](forbidden ? "Nomad refused the token (403): check NOMAD_TOKEN; retrying slowly" : "event stream failed; reconnecting", {
+          // Both need an operator: a token to fix, or a frame longer than the limit (it comes again on every resume until the limit is raised or Nomad drops it).
+          const tooLong = error instanceof StreamLineTooLongError;
+          const message = forbidden ? "Nomad refused the token (403): check NOMAD_TOKEN; retrying slowly" : tooLong ? "a frame of the event stream is longer than STREAM_MAX_LINE_BYTES: raise it to read the frame; reconnecting" : "event stream failed; reconnecting";
+          logger[forbidden || tooLong ? "error" : "warn"](message, {
             error: (error as Error).message,
             errorName: (error as Error).name,
             waitMs,
@@ -144,6 +149,7 @@ export class Streamer {
           signal: stop.signal,
           dispatcher: this.dispatcher,
           ...(options.livenessMs ? { livenessMs: options.livenessMs } : {}),
+          ...(options.maxLineBytes ? { maxLineBytes: options.maxLineBytes } : {}),
           onBytes: (bytes) => {
             this.status.bytesIn += bytes;
             this.status.lastByteAt = this.now();

@@ -3,7 +3,7 @@ import { createEventFactory } from "../../infra/local/nomad/fixture-frames";
 import { startNomadProtocolServer, SUBSCRIPTION_CLOSED_BY_SERVER, type NomadProtocolServer, type NomadProtocolServerOptions } from "../../infra/local/nomad/protocol-server";
 import type { NomadFrame } from "../../shared/nomad/event";
 import { readNomadConfig } from "../../shared/nomad/nomad-config";
-import { NomadResponseError, readEventStream, StreamBacklogError, StreamErrorTail, StreamStalledError, type StreamOptions, type StreamRequest } from "../../shared/nomad/stream-client";
+import { NomadResponseError, readEventStream, StreamBacklogError, StreamErrorTail, StreamLineTooLongError, StreamStalledError, type StreamOptions, type StreamRequest } from "../../shared/nomad/stream-client";
 
 const factory = createEventFactory({ fixturesDir: null });
 const servers: NomadProtocolServer[] = [];
@@ -84,6 +84,27 @@ describe.each(["chunked", "hijacked"] as const)("readEventStream against a %s-er
     const [frame] = await take(readEventStream(all, options(server, { livenessMs: 20_000 })), 1);
     expect(JSON.stringify(frame).length).toBeGreaterThan(10 * 1024 * 1024);
     expect(frame!.Events).toHaveLength(server.emitted()[0]!.Events.length);
+  }, 60_000);
+
+  it("drops the connection with StreamLineTooLongError on a line over maxLineBytes, after yielding the frames before it", async () => {
+    const server = await nomad({ era });
+    server.publish(factory.jobRegistered({ jobId: "web", namespace: "default" }));
+    server.publish(factory.planResult({ jobId: "big", namespace: "default", allocations: 3_000 }));
+    server.publish(factory.jobRegistered({ jobId: "after", namespace: "default" }));
+    const sizes = server.emitted().map((f) => JSON.stringify(f).length);
+    const big = Math.max(...sizes);
+    expect(big).toBeGreaterThan(2 * 1024 * 1024);
+    const { frames, error } = await drain(readEventStream(all, options(server, { maxLineBytes: 1024 * 1024 })));
+    // Every frame before the long line, none after it.
+    expect(frames.map((f) => f.Index)).toEqual(server.emitted().slice(0, sizes.indexOf(big)).map((f) => f.Index));
+    expect(frames.length).toBeGreaterThan(0);
+    expect(error).toBeInstanceOf(StreamLineTooLongError);
+    expect((error as StreamLineTooLongError).maxLineBytes).toBe(1024 * 1024);
+    expect((error as StreamLineTooLongError).bytes).toBeGreaterThan(1024 * 1024);
+    expect((error as Error).message).toMatch(/^a line of Nomad's event stream reached \d+ bytes without ending, over the limit of 1048576 bytes per line/);
+    // The same frame under a limit it fits: read whole.
+    const whole = await take(readEventStream(all, options(server, { maxLineBytes: big + 100 })), sizes.length);
+    expect(whole.map((f) => f.Events?.length)).toEqual(server.emitted().map((f) => f.Events.length));
   }, 60_000);
 
   it("aborts with StreamStalledError when even heartbeats stop", async () => {

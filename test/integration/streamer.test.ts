@@ -37,7 +37,7 @@ async function world(serverOptions: Partial<NomadProtocolServerOptions> = {}) {
     await nomad.close();
     await bus.close();
   });
-  const streamer = (extra: { namespace?: string; namespacePollMs?: number; maxEntryBytes?: number; storePayload?: StreamerOptions["storePayload"] } = {}) => {
+  const streamer = (extra: { namespace?: string; namespacePollMs?: number; maxEntryBytes?: number; maxLineBytes?: number; storePayload?: StreamerOptions["storePayload"] } = {}) => {
     const publisher = new EventBridgePublisher({ clientConfig: { endpoint: bus.endpoint, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "y" }, maxAttempts: 1 }, retryBaseMs: 5, retryCapMs: 50 });
     const s = new Streamer({
       nomad: readNomadConfig({ NOMAD_ADDR: nomad.url, NOMAD_NAMESPACE: extra.namespace ?? "*" }),
@@ -51,6 +51,7 @@ async function world(serverOptions: Partial<NomadProtocolServerOptions> = {}) {
       reconnect: { baseMs: 20, capMs: 100 },
       namespacePollMs: extra.namespacePollMs ?? 0,
       ...(extra.maxEntryBytes ? { maxEntryBytes: extra.maxEntryBytes } : {}),
+      ...(extra.maxLineBytes ? { maxLineBytes: extra.maxLineBytes } : {}),
       ...(extra.storePayload ? { storePayload: extra.storePayload } : {}),
     });
     const abort = new AbortController();
@@ -183,6 +184,30 @@ describe("Streamer", () => {
     await stop();
     expect(new Set(w.busIds())).toEqual(new Set(w.expectedIds()));
   });
+
+  it("stops at a frame longer than maxLineBytes, saying so, without losing or skipping it; a restart with a higher limit publishes it and the rest once", async () => {
+    const w = await world();
+    w.nomad.publish(factory.jobRegistered({ jobId: "before", namespace: "default" }));
+    w.nomad.publish(factory.planResult({ jobId: "big", namespace: "default", allocations: 3_000 }));
+    w.nomad.publish(factory.nodeRegistration({ nodeId: "after" }));
+    const sizes = w.nomad.emitted().map((f) => JSON.stringify(f).length);
+    const bigAt = sizes.findIndex((size) => size > 1024 * 1024);
+    expect(bigAt).toBeGreaterThan(0);
+    const bigIndex = w.nomad.emitted()[bigAt]!.Index;
+    const before = new EventIdAssigner(w.cluster);
+    const idsBefore = w.nomad.emitted().slice(0, bigAt).flatMap((f) => before.assign(f.Index, f.Events));
+    const limited = w.streamer({ maxLineBytes: 1024 * 1024 });
+    await until(() => limited.s.status.reconnects >= 2 && w.busIds().length === idsBefore.length);
+    expect(limited.s.status.lastError).toMatch(/^a line of Nomad's event stream reached \d+ bytes without ending, over the limit of 1048576 bytes per line/);
+    await limited.stop();
+    expect(w.busIds()).toEqual(idsBefore);
+    expect((await w.checkpoints.load())?.index ?? 0).toBeLessThan(bigIndex);
+    const raised = w.streamer({ maxLineBytes: 8 * 1024 * 1024 });
+    await until(() => w.busIds().length === w.expectedIds().length, 30_000);
+    await raised.stop();
+    // Every event once (calls in flight together may land in any order).
+    expect([...w.busIds()].sort()).toEqual([...w.expectedIds()].sort());
+  }, 60_000);
 
   it("stores an event too large for the bus in S3 and publishes a reference to it", async () => {
     const w = await world();

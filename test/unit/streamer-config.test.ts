@@ -14,11 +14,13 @@ describe("readStreamerConfig", () => {
       maxInFlight: 4,
       leaseDurationMs: 15_000,
       livenessMs: 45_000,
+      maxLineBytes: 64 * 1024 * 1024,
       healthPort: 8081,
       shutdownMs: 25_000,
       nomad: { address: "http://127.0.0.1:4646", namespace: "*" },
     });
     expect(readStreamerConfig(base).topics).toBeUndefined();
+    expect(readStreamerConfig({ ...base, STREAM_MAX_LINE_BYTES: "134217728" }).maxLineBytes).toBe(128 * 1024 * 1024);
   });
 
   it.each([
@@ -26,6 +28,7 @@ describe("readStreamerConfig", () => {
     [{ EVENT_BUS_NAME: "b" }, "Environment variable STREAMER_TABLE is required"],
     [{ ...base, STREAMER_CLUSTER: "a b" }, 'STREAMER_CLUSTER must be 1-64 letters, digits'],
     [{ ...base, EVENTBRIDGE_MAX_ENTRY_BYTES: "2000000" }, 'EVENTBRIDGE_MAX_ENTRY_BYTES must be an integer from 4096 to 1048576, but "2000000" was given'],
+    [{ ...base, STREAM_MAX_LINE_BYTES: "1000" }, 'STREAM_MAX_LINE_BYTES must be an integer from 1048576 to 1073741824, but "1000" was given'],
     [{ ...base, STREAMER_TOPICS: "Jobs" }, 'STREAMER_TOPICS names unknown topic "Jobs"'],
     [{ ...base, STREAMER_TOPICS: "Job:a:b" }, "each item must be Topic or Topic:Key"],
     [{ ...base, NOMAD_ADDR: "ftp://x" }, "NOMAD_ADDR must use http:// or https://"],
