@@ -121,25 +121,21 @@ async function main(): Promise<void> {
       : undefined;
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  /** Stops once, on a signal (exit 0) or a stand-in's failure (exit 1). */
+  const stop = async (why: { signal: string } | { failure: Error }) => {
     if (stopping) return;
     stopping = true;
     if (timer) clearInterval(timer);
-    process.stdout.write(`\n${signal}: stopping…\n`);
+    if ("signal" in why) process.stdout.write(`\n${why.signal}: stopping…\n`);
+    else process.stderr.write(`\nnpm start failed: ${why.failure.message}; stopping\n`);
     await runtime.stop();
+    if ("failure" in why) process.exit(1);
     process.stdout.write(`stopped: ${formatCounters(runtime.counters())}\n`);
     process.exit(0);
   };
-  runtime.failure.catch(async (error: Error) => {
-    if (stopping) return;
-    stopping = true;
-    if (timer) clearInterval(timer);
-    process.stderr.write(`\nnpm start failed: ${error.message}; stopping\n`);
-    await runtime.stop();
-    process.exit(1);
-  });
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  runtime.failure.catch((failure: Error) => stop({ failure }));
+  process.on("SIGINT", () => void stop({ signal: "SIGINT" }));
+  process.on("SIGTERM", () => void stop({ signal: "SIGTERM" }));
 }
 
 main().catch((error: unknown) => {

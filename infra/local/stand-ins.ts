@@ -61,10 +61,14 @@ export async function startStandIns(): Promise<StandIns> {
   let fail: (error: Error) => void = () => undefined;
   const failure = new Promise<never>((_, reject) => (fail = reject));
   failure.catch(() => undefined);
-  const end = (error: Error) => {
+  /** From now on every call fails with the first reason given; those waiting fail now. */
+  const close = (error: Error) => {
     ended ??= error;
-    for (const call of pending.values()) call.reject(error);
+    for (const call of pending.values()) call.reject(ended);
     pending.clear();
+  };
+  const end = (error: Error) => {
+    close(error);
     fail(error);
   };
 
@@ -115,10 +119,8 @@ export async function startStandIns(): Promise<StandIns> {
         await Promise.race([call<void>("stop").catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
         clearTimeout(timer);
       }
-      ended ??= new Error("the local stand-ins have stopped");
       // Anything still waiting (a replay under way) ends now rather than never.
-      for (const waiting of pending.values()) waiting.reject(ended);
-      pending.clear();
+      close(new Error("the local stand-ins have stopped"));
       await worker.terminate();
     },
     failure,

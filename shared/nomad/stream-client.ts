@@ -102,16 +102,6 @@ export interface StreamOptions {
   readonly maxLineBytes?: number;
 }
 
-/** The lines `chunk` completes; a line over the splitter's limit is the stream's error. */
-function pushLine(lines: LineSplitter, chunk: Buffer): Buffer[] {
-  try {
-    return lines.push(chunk);
-  } catch (error) {
-    if (error instanceof LineTooLongError) throw new StreamLineTooLongError(error.bytes, error.maxLineBytes);
-    throw error;
-  }
-}
-
 /** An undici Agent for Nomad with the CLI's TLS settings. */
 export function nomadDispatcher(config: NomadConfig): Agent {
   const { tls } = config;
@@ -295,7 +285,7 @@ export async function* readStreamFrames(stream: StreamRequest, options: StreamOp
     });
     const lines = new LineSplitter(options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
     for await (const chunk of drained(body, options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, (error) => abort.abort((backlog = error)))) {
-      for (const line of pushLine(lines, chunk)) {
+      for (const line of lines.push(chunk)) {
         const frame = parseStreamLine(line);
         if (frame !== undefined && !isHeartbeat(frame)) yield frame;
       }
@@ -308,6 +298,8 @@ export async function* readStreamFrames(stream: StreamRequest, options: StreamOp
   } catch (error) {
     if (stalled !== undefined) throw stalled;
     if (backlog !== undefined) throw backlog;
+    // The splitter's limit, said as the stream's error.
+    if (error instanceof LineTooLongError) throw new StreamLineTooLongError(error.bytes, error.maxLineBytes);
     throw error;
   } finally {
     clearTimeout(timer);
