@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { deliveryId, webhookId } from "../../shared/delivery/delivery-message";
 import { signatureHeaders, webhookSignature } from "../../shared/delivery/signature";
 import { generateSecret } from "../../shared/sinks/secret";
@@ -104,6 +104,25 @@ describe("webhookSignature / signatureHeaders (Standard Webhooks)", () => {
     for (let bytes = 24; bytes <= 64; bytes++) {
       const key = randomBytes(bytes);
       expect(webhookSignature(["whsec_" + key.toString("base64")], "msg_k", 1, body)).toBe(`v1,${createHmac("sha256", key).update(`msg_k.1.${body}`).digest("base64")}`);
+    }
+  });
+
+  it("signs correctly in a row with one secret, across its working buffer growing and other secrets in between", async () => {
+    // The signer assembles each HMAC input in one working buffer kept between calls and
+    // grown on demand: neither a grown buffer nor another key's signature in between may
+    // leave stale bytes behind. A fresh copy of the module, so that the buffer starts small
+    // (8 KiB) whatever ran before.
+    vi.resetModules();
+    const { webhookSignature } = await import("../../shared/delivery/signature");
+    const key = randomBytes(32);
+    const secret = "whsec_" + key.toString("base64");
+    const other = generateSecret();
+    const expected = (b: string) => `v1,${createHmac("sha256", key).update(`msg_s.9.${b}`).digest("base64")}`;
+    for (const b of ["x", "y".repeat(30_000), "z", "w".repeat(70_000), "v"]) {
+      expect(webhookSignature([secret], "msg_s", 9, b), `a body of ${b.length} characters`).toBe(expected(b));
+      webhookSignature([other], "msg_s", 9, b);
+      expect(webhookSignature([secret], "msg_s", 9, b)).toBe(expected(b));
+      expect(webhookSignature([secret], "msg_s", 9, Buffer.from(b))).toBe(expected(b));
     }
   });
 
