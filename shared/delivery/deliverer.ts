@@ -294,6 +294,8 @@ export class Deliverer {
       if (next.message.sinkIndex !== head.message.sinkIndex) break;
       // A replay's deliveries are marked as such: never in one POST with first deliveries or another replay's.
       if (next.message.replay !== head.message.replay) break;
+      // Nor redriven ones (older events queued behind newer ones) with those that were not.
+      if ((next.message.redriven ?? false) !== (head.message.redriven ?? false)) break;
       if (pending !== undefined) {
         if (pending.Members[members.length] !== next.message.deliveryId) break;
       } else {

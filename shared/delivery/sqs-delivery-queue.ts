@@ -141,7 +141,8 @@ export class SqsDeliveryQueue implements DeliveryQueueWriter, DeliveryQueueContr
 }
 
 /**
- * A redriven delivery is marked, so the attempt log can tell it apart; its payload keeps
+ * A redriven delivery is marked, so the deliverer never puts it in one request with
+ * deliveries that were not redriven (newer events, queued before the redrive); its payload keeps
  * the message's text (every digit of Nomad's int64 values). Anything unreadable goes back as it was.
  */
 function markRedriven(body: string): string {

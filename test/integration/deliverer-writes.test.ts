@@ -64,9 +64,9 @@ async function setup() {
   }
 
   /** Queues one message per index for each sink, then receives them as one batch (as the event source hands it over). */
-  async function batch(perSink: Record<string, number[]>, sinkIndexes: Record<string, number> = {}): Promise<QueuedMessage[]> {
+  async function batch(perSink: Record<string, number[]>, sinkIndexes: Record<string, number> = {}, redriven: readonly number[] = []): Promise<QueuedMessage[]> {
     const messages: DeliveryMessage[] = Object.entries(perSink).flatMap(([sinkId, indexes]) =>
-      indexes.map((i) => ({ ...deliveryMessage(sinkId, detail(i)), ...(sinkIndexes[sinkId] !== undefined ? { sinkIndex: sinkIndexes[sinkId] } : {}) })),
+      indexes.map((i) => ({ ...deliveryMessage(sinkId, detail(i)), ...(sinkIndexes[sinkId] !== undefined ? { sinkIndex: sinkIndexes[sinkId] } : {}), ...(redriven.includes(i) ? { redriven: true } : {}) })),
     );
     expect(messages.length).toBeLessThanOrEqual(10);
     const failed = await queue.sendBatch(messages.map((m, i) => ({ id: `m${i}`, body: JSON.stringify(m), groupId: m.sinkId, deduplicationId: m.deliveryId })));
@@ -139,6 +139,17 @@ describe("Deliverer: one batch's writes", () => {
       [7, 7, 1],
     ]);
     expect((await t.sinks.get("a")).value?.LatestIndex).toBe(7);
+  });
+
+  it("never coalesces redriven deliveries with others: each POST is all redriven or none", async () => {
+    // A redrive queues a sink's dead letters behind what is already waiting: older events
+    // after newer ones. Each such run goes out on its own.
+    const t = await setup();
+    await t.register("a");
+    const messages = await t.batch({ a: [20, 21, 5, 6, 22, 7] }, {}, [5, 6, 7]);
+    expect(await t.deliverer({ maxEventsPerRequest: 10 }).handle(messages)).toEqual([]);
+    expect(t.receiver.received.map((r) => (JSON.parse(r.body) as { Events: Array<{ Index: number }> }).Events.map((e) => e.Index))).toEqual([[20, 21], [5, 6], [22], [7]]);
+    expect((await t.sinks.get("a")).value?.LatestIndex).toBe(22);
   });
 
   it("never moves LatestIndex back", async () => {
