@@ -119,13 +119,13 @@ function deliveriesTable(attempts: readonly DeliveryAttempt[]): string {
       a.DeliveryID,
       String(a.Attempt),
       a.Outcome,
-      a.StatusCode === 0 ? "-" : String(a.StatusCode),
+      a.StatusCode === 0 ? NONE : String(a.StatusCode),
       `${a.LatencyMs}ms`,
       String(a.Events),
       a.FirstIndex === a.LastIndex ? String(a.FirstIndex) : `${a.FirstIndex}-${a.LastIndex}`,
       a.At,
-      a.NextAttemptAt ?? "-",
-      a.Error === "" ? "-" : a.Error.replace(/\s+/g, " "),
+      a.NextAttemptAt ?? NONE,
+      a.Error === "" ? NONE : a.Error.replace(/\s+/g, " "),
     ]),
   );
 }

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { generateSecret } from "../../shared/sinks/secret";
 import { startLocalRuntime, type LocalRuntime, type RuntimeCounters } from "./runtime";
 import { managementTokenFile } from "./management-token";
@@ -53,7 +54,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 function banner(runtime: LocalRuntime): string {
   const { apiUrl, token, dataDir } = runtime;
   const tokenFile = managementTokenFile(dataDir);
-  const tokenNote = runtime.tokenSource === "environment" ? "(from SINKS_MANAGEMENT_TOKEN)" : runtime.tokenSource === "saved" ? `(saved in ${tokenFile})` : `(generated, saved in ${tokenFile})`;
+  const tokenNote =
+    runtime.tokenSource === "environment"
+      ? `(from SINKS_MANAGEMENT_TOKEN${existsSync(tokenFile) ? `; the token saved in ${tokenFile} is not accepted while it is set` : ""})`
+      : runtime.tokenSource === "saved" ? `(saved in ${tokenFile})` : `(generated, saved in ${tokenFile})`;
   const source =
     runtime.source.kind === "simulated"
       ? `simulated cluster at ${runtime.source.cluster.url}, ${runtime.source.eventsPerSecond} events/s in namespaces ${runtime.source.namespaces.join(", ")}
@@ -61,16 +65,30 @@ function banner(runtime: LocalRuntime): string {
       : `Nomad at ${runtime.source.address} (unset NOMAD_ADDR to use the simulated cluster)`;
   const restored = Object.entries(runtime.restored).filter(([, n]) => n > 0);
   const restoreError = runtime.source.kind === "simulated" ? runtime.source.cluster.restoreError : undefined;
-  const secret = generateSecret();
   return `
 nomad-event-sinks is running locally.
 
   Sinks API         ${apiUrl}/v1/event/sinks
+  Streamer health   ${runtime.healthUrl}
   Management token  ${token}  ${tokenNote}
   Events from       ${source}
   Data              ${dataDir}${restoreError ? `\n  Note              ${restoreError.message}` : ""}${restored.length > 0 ? `\n  Restored          ${restored.map(([name, n]) => `${n} message(s) on ${name}`).join(", ")}` : ""}
 
-See events arrive: start the demo receiver in another terminal
+${seeEvents(runtime)}
+List sinks:       curl -H "X-Nomad-Token: ${token}" "${apiUrl}/v1/event/sinks?pretty"
+Its deliveries:   curl -H "X-Nomad-Token: ${token}" "${apiUrl}/v1/event/sink/demo/deliveries?pretty"
+
+Ctrl-C stops everything; the next npm start continues where this one stopped.
+
+`;
+}
+
+/** How to see events arrive: register the example sink, or, once an earlier run did, start the receiver with its secrets. */
+function seeEvents(runtime: LocalRuntime): string {
+  const { apiUrl, token, demoSink } = runtime;
+  if (demoSink === undefined) {
+    const secret = generateSecret();
+    return `See events arrive: start the demo receiver in another terminal
 
   npm run receiver -- --port 9000 --secret ${secret}
 
@@ -79,18 +97,33 @@ then register a sink that sends it every event:
   curl -X PUT ${apiUrl}/v1/event/sink/demo \\
     -H "X-Nomad-Token: ${token}" \\
     -d '{"ID":"demo","Type":"webhook","Address":"http://127.0.0.1:9000/","Topics":{"*":["*"]},"Secret":"${secret}"}'
-
-List sinks:       curl -H "X-Nomad-Token: ${token}" ${apiUrl}/v1/event/sinks?pretty
-Its deliveries:   curl -H "X-Nomad-Token: ${token}" ${apiUrl}/v1/event/sink/demo/deliveries?pretty
-
-Ctrl-C stops everything; the next npm start continues where this one stopped.
-
 `;
+  }
+  const port = loopbackPort(demoSink.address);
+  const registered = `The example sink "demo" is registered (webhook ${demoSink.address}).`;
+  if (port === undefined) return `${registered}
+`;
+  return `${registered} See its events arrive: start the
+demo receiver in another terminal with its secret${demoSink.secrets.length > 1 ? "s" : ""}
+
+  npm run receiver -- --port ${port}${demoSink.secrets.map((s) => ` --secret ${s}`).join("")}
+`;
+}
+
+/** The port of an http address on this machine (127.0.0.1, localhost, [::1]), for the demo receiver; else undefined. */
+function loopbackPort(address: string): number | undefined {
+  try {
+    const url = new URL(address);
+    if (url.protocol !== "http:" || !["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) return undefined;
+    return url.port === "" ? 80 : Number(url.port);
+  } catch {
+    return undefined;
+  }
 }
 
 function formatCounters(c: RuntimeCounters): string {
   const streamer = c.streamerRole === "active" ? (c.connected ? "streaming" : "connecting") : c.streamerRole;
-  return `streamed ${c.streamed}  matched ${c.matched}  delivered ${c.delivered}  retrying ${c.retrying}  dead-lettered ${c.deadLettered}  lag ${c.lagMs} ms  (streamer ${streamer})`;
+  return `streamed ${c.streamed}  matched ${c.matched}  delivered ${c.delivered}  retried ${c.retried}  dead-lettered ${c.deadLettered}  lag ${c.lagMs} ms  (streamer ${streamer})`;
 }
 
 async function main(): Promise<void> {

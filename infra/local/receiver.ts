@@ -246,9 +246,9 @@ Without a secret, every delivery is accepted and printed "unverified". A sink's 
 
   curl -H "X-Nomad-Token: $TOKEN" http://127.0.0.1:8080/v1/event/sink/my-sink/secret
 
-(its Secret and, after a rotation, PreviousSecrets: pass them all). Webhooks to a loopback
-address are refused by the SSRF guard unless WEBHOOK_ALLOWED_CIDRS allows it, e.g.
-WEBHOOK_ALLOWED_CIDRS=127.0.0.0/8.
+(its Secret and, after a rotation, PreviousSecrets: pass them all). npm start lets
+webhooks reach this machine (WEBHOOK_ALLOWED_CIDRS=127.0.0.0/8,::1/128 by default there);
+elsewhere the SSRF guard refuses loopback unless WEBHOOK_ALLOWED_CIDRS allows it.
 `;
 
 /** A command line that cannot be used as given; exits 2. */

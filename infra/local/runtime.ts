@@ -16,6 +16,7 @@ import { ensureStreamerTable } from "../../shared/streamer/streamer-table";
 import { startDynamoDbLocal } from "./dynamodb-local";
 import { localReplayer } from "./eventbridge/local-replayer";
 import { DynamoReplayStore } from "../../shared/replay/dynamo-replay-store";
+import { ensurePortFree, lockDataDir } from "./exclusive";
 import { startHttpApiServer } from "./http-api-server";
 import { localAwsEnvironment } from "./local-aws";
 import { localManagementToken, managementTokenFile } from "./management-token";
@@ -25,6 +26,8 @@ import { ensureQueueWithDlq } from "./sqs/queues";
 import { restoreQueueSnapshot, saveQueueSnapshot } from "./sqs/snapshot";
 import { startStandIns } from "./stand-ins";
 import { LeanDynamoDBClient } from "../../shared/aws/lean-clients";
+import { DynamoSinkStore } from "../../shared/sinks/dynamo-sink-store";
+import { signingSecrets } from "../../shared/sinks/sink";
 
 /**
  * The whole pipeline on one machine, on the same handler and streamer code that runs on
@@ -47,11 +50,15 @@ import { LeanDynamoDBClient } from "../../shared/aws/lean-clients";
  */
 export interface LocalRuntime {
   readonly apiUrl: string;
+  /** The streamer's `GET /health` (HEALTH_PORT: any free port unless set). */
+  readonly healthUrl: string;
   readonly token: string;
   readonly tokenSource: "environment" | "generated" | "saved";
   readonly dataDir: string;
   /** Where events come from: a Nomad at NOMAD_ADDR, or the built-in simulated cluster. */
   readonly source: { readonly kind: "nomad"; readonly address: string } | { readonly kind: "simulated"; readonly cluster: SimulatedCluster; readonly eventsPerSecond: number; readonly namespaces: readonly string[] };
+  /** The banner's example sink `demo`, when an earlier run registered it: its address and valid secrets. */
+  readonly demoSink: { readonly address: string; readonly secrets: readonly string[] } | undefined;
   /** Messages found saved from the last run and put back on their queues, per queue. */
   readonly restored: Readonly<Record<string, number>>;
   readonly settings: LocalRuntimeSettings;
@@ -70,7 +77,7 @@ export interface RuntimeCounters {
   /** Events delivered to webhooks. */
   readonly delivered: number;
   /** Failed POSTs scheduled for a retry. */
-  readonly retrying: number;
+  readonly retried: number;
   readonly deadLettered: number;
   /** How long the oldest event read from Nomad but not yet on the bus has waited, ms. */
   readonly lagMs: number;
@@ -162,6 +169,9 @@ export async function startLocalRuntime(env: NodeJS.ProcessEnv = process.env): P
 
 async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, stops: Array<() => unknown>, stopAll: () => Promise<void>): Promise<LocalRuntime> {
   const { dataDir } = settings;
+  // Before anything starts: the API's port is free, and no other runtime uses this directory.
+  await ensurePortFree(settings.host, settings.port);
+  stops.push(lockDataDir(dataDir));
   // An unset or blank variable takes the local default, as optionalEnv reads them.
   for (const [name, value] of Object.entries(LOCAL_DEFAULTS)) if (optionalEnv(env, name) === undefined) env[name] = value;
   const { token, source: tokenSource } = localManagementToken(env.SINKS_MANAGEMENT_TOKEN, managementTokenFile(dataDir));
@@ -221,6 +231,8 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   const api = await startHttpApiServer(sinksApiFromEnv(env, apiLogger, { replayer }), { port: settings.port, host: settings.host });
   stops.push(() => api.close());
 
+  const demo = (await new DynamoSinkStore({ tableName: env.SINKS_TABLE!, client }).get("demo")).value;
+
   const streamer: StreamerProcess = await startStreamerProcess(readStreamerConfig(env), createLogger("streamer"));
   let streamerStopped = false;
   stops.push(async () => {
@@ -230,10 +242,12 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
 
   return {
     apiUrl: api.url,
+    healthUrl: `http://127.0.0.1:${streamer.healthPort}/health`,
     token,
     tokenSource,
     dataDir,
     source: simulated ? { kind: "simulated", cluster: simulated, eventsPerSecond: settings.eventsPerSecond, namespaces: settings.namespaces } : { kind: "nomad", address: settings.nomadAddress! },
+    demoSink: demo ? { address: demo.Address, secrets: signingSecrets(demo) } : undefined,
     restored,
     settings,
     counters: () => {
@@ -242,7 +256,7 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
         streamed: status?.eventsOut ?? 0,
         matched: fanoutMetrics.total("FanoutMessagesQueued"),
         delivered: deliverMetrics.total("Delivered"),
-        retrying: deliverMetrics.total("DeliveryRetries"),
+        retried: deliverMetrics.total("DeliveryRetries"),
         deadLettered: deliverMetrics.total("DeadLettered"),
         lagMs: status ? lagMs(status) : 0,
         streamerRole: streamerStopped ? "stopped" : status ? "active" : "standby",

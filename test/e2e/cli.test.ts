@@ -333,7 +333,7 @@ describe("nomad-event-sinks CLI (package.json bin) against a local runtime", () 
     expect(listed.header).toEqual(["Delivery ID", "Attempt", "Outcome", "Status", "Latency", "Events", "Indexes", "At", "Next Attempt", "Error"]);
     expect(listed.rows.map((r) => r["Delivery ID"])).toEqual(all.map((a) => a.DeliveryID));
     for (const [i, row] of listed.rows.entries()) {
-      expect(row).toMatchObject({ Attempt: "1", Outcome: "delivered", Status: "204", Events: "1", At: all[i]!.At, "Next Attempt": "-", Error: "-" });
+      expect(row).toMatchObject({ Attempt: "1", Outcome: "delivered", Status: "204", Events: "1", At: all[i]!.At, "Next Attempt": "<none>", Error: "<none>" });
       expect(row.Latency).toMatch(/^\d+ms$/);
       expect(row.Indexes).toBe(String(all[i]!.FirstIndex));
     }

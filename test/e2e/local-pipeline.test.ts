@@ -55,7 +55,7 @@ async function setup(env: Record<string, string> = {}) {
   /** Every request answered with 2xx, its signature verified by the official Standard Webhooks library (each once: the tests poll this). */
   const bodies = verifiedBodies<{ Index: number; Events: NomadEvent[] }>(receiver, secret);
   const deliveries = (): Delivery[] => bodies().map(({ webhookId, body }) => ({ webhookId, index: body.Index, events: body.Events }));
-  return { start, call, registerSink, deliveries, receiver, runtime: () => runtime! };
+  return { start, call, registerSink, deliveries, receiver, secret, runtime: () => runtime! };
 }
 
 /** Events emitted above `afterIndex` that a sink with `topics` must receive, sorted. */
@@ -134,8 +134,16 @@ describe("the local runtime, end to end", () => {
     cleanups.push(() => cluster.stop());
     const t = await setup({ NOMAD_ADDR: cluster.url, DELIVERY_RETRY_BASE_SECONDS: "1", DELIVERY_RETRY_CAP_SECONDS: "2" });
     const first = await t.start();
+    // The banner shows the streamer's health endpoint (on any free port), and how to register the example sink.
+    const health = /Streamer health\s+(http:\/\/127\.0\.0\.1:\d+\/health)/.exec(first.output())?.[1];
+    expect(health, first.output()).toBeDefined();
+    expect(first.output()).toMatch(/then register a sink that sends it every event/);
+    // It starts as standby until it holds the lease, then connects.
+    let report: Record<string, unknown> = {};
+    await until(async () => ((report = (await (await fetch(health!)).json()) as Record<string, unknown>), report.connected === true), 30_000, "a connected streamer");
+    expect(report).toMatchObject({ healthy: true, role: "active", connected: true });
     const topics: TopicFilter = { "*": ["*"] };
-    await t.registerSink("all", topics);
+    await t.registerSink("demo", topics);
     const from = cluster.server.lastIndex;
     await until(() => t.receiver.accepted.length >= 20, 60_000, "deliveries before the restart");
     // The webhook fails for a moment, so deliveries are waiting for their retry when Ctrl-C comes.
@@ -150,6 +158,10 @@ describe("the local runtime, end to end", () => {
     const beforeRestart = t.receiver.accepted.length;
 
     const second = await t.start();
+    // The example sink exists now: the banner says so and how to run the receiver with its secret, not how to register it again.
+    expect(second.output()).toContain(`The example sink "demo" is registered (webhook ${t.receiver.url}).`);
+    expect(second.output()).toContain(`npm run receiver -- --port ${new URL(t.receiver.url).port} --secret ${t.secret}`);
+    expect(second.output()).not.toMatch(/then register a sink/);
     // What was on the delivery queue (the retry among it) was saved at the stop and put back.
     expect(second.output()).toMatch(/Restored\s+.*\d+ message\(s\) on nomad-event-sinks-delivery\.fifo/);
     await until(() => t.receiver.accepted.length > beforeRestart + 10, 60_000, "deliveries after the restart");

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -30,7 +31,23 @@ describe("npm start (local runtime)", () => {
     expect(put.statusCode).toBe(200);
     expect(put.headers["x-nomad-index"]).toBe("1");
     await put.body.dump();
+
+    // While it runs, another start on its directory or on its port is refused before starting anything, saying what to change.
+    const sameDir = startRuntimeProcess({ PORT: String(await freePort()), LOCAL_DATA_DIR: dataDir });
+    expect(await sameDir.exited()).toBe(1);
+    expect(sameDir.output()).toContain(`another npm start (process ${first.child.pid}) is using the data directory ${dataDir}: stop it first, or give this one a directory of its own with LOCAL_DATA_DIR`);
+    expect(sameDir.output()).not.toMatch(/DynamoDB Local|is running locally/);
+    const otherDir = mkdtempSync(join(tmpdir(), "nes-start-port-"));
+    const samePort = startRuntimeProcess({ PORT: String(port), LOCAL_DATA_DIR: otherDir });
+    expect(await samePort.exited()).toBe(1);
+    expect(samePort.output()).toContain(`port ${port} on 127.0.0.1 is taken: stop what listens there, or choose another port for the sinks API with PORT`);
+    // Refused before it touched its directory: no lock, no token, no DynamoDB files.
+    expect(readdirSync(otherDir)).toEqual([]);
+    rmSync(otherDir, { recursive: true, force: true });
+
     expect(await first.stop("SIGINT")).toBe(0);
+    // A clean stop gives the directory up.
+    expect(existsSync(join(dataDir, "npm-start.pid"))).toBe(false);
 
     const second = startRuntimeProcess(env);
     const [, again] = await second.waitFor(/Management token\s+(\S+)\s+\(saved/);
@@ -56,6 +73,8 @@ describe("npm start (local runtime)", () => {
     const ownDir = mkdtempSync(join(tmpdir(), "nes-start-env-"));
     // A simulated-cluster state file it cannot use: it starts afresh and says why.
     writeFileSync(join(ownDir, "simulated-nomad.json"), "{not json");
+    // A lock left by a process that is gone (killed, or a reboot) does not stop it.
+    writeFileSync(join(ownDir, "npm-start.pid"), `${spawnSync(process.execPath, ["-e", ""]).pid}\n`);
     const runtime = startRuntimeProcess({ PORT: String(port), LOCAL_DATA_DIR: ownDir, SINKS_MANAGEMENT_TOKEN: "from-env" });
     try {
       await runtime.waitFor(/Management token\s+from-env\s+\(from SINKS_MANAGEMENT_TOKEN\)/);
