@@ -63,18 +63,21 @@ export function namespacesOutside(principal: Principal, wanted: readonly string[
 }
 
 /**
- * Refuses topics a team's sink would never receive (scopeAdmits): ACL topics, the other
- * cluster-wide topics, and Node and NodePool without ClusterTopics.
+ * Why a team's sink may not have these topics (it would never receive them, scopeAdmits): ACL
+ * topics, the other cluster-wide topics, and Node and NodePool without ClusterTopics. Empty
+ * when it may.
  */
-export function checkTeamTopics(principal: Principal, topics: Readonly<Record<string, readonly string[]>>): void {
-  if (principal.kind === "management") return;
+export function teamTopicProblems(principal: Principal, topics: Readonly<Record<string, readonly string[]>>): string[] {
+  if (principal.kind === "management") return [];
   const names = Object.keys(topics).map((t) => canonicalTopic(t) ?? t);
+  const problems: string[] = [];
   const acl = names.filter((t) => MANAGEMENT_ONLY_TOPICS.has(t));
-  if (acl.length > 0) throw denied(`the topics ${acl.join(", ")} need a management token`);
+  if (acl.length > 0) problems.push(`the topics ${acl.join(", ")} need a management token`);
   const never = names.filter((t) => CLUSTER_TOPICS.has(t) && !MANAGEMENT_ONLY_TOPICS.has(t) && !TEAM_CLUSTER_TOPICS.has(t));
-  if (never.length > 0) throw denied(`the topics ${never.join(", ")} are cluster-wide; a team's sink receives only Node and NodePool of those (with ClusterTopics)`);
+  if (never.length > 0) problems.push(`the topics ${never.join(", ")} are cluster-wide; a team's sink receives only Node and NodePool of those (with ClusterTopics)`);
   const cluster = names.filter((t) => TEAM_CLUSTER_TOPICS.has(t));
-  if (cluster.length > 0 && !principal.token.ClusterTopics) throw denied(`the topics ${cluster.join(", ")} are cluster-wide; this token does not allow them (ClusterTopics is false)`);
+  if (cluster.length > 0 && !principal.token.ClusterTopics) problems.push(`the topics ${cluster.join(", ")} are cluster-wide; this token does not allow them (ClusterTopics is false)`);
+  return problems;
 }
 
 export function describeList(names: readonly string[]): string {

@@ -6,7 +6,7 @@ import { parseSinkId, parseSinkRegistration, SINK_NOT_FOUND, toPublicSink } from
 import type { SinkStore } from "../sinks/sink-store";
 import type { DeliveryAttempt, DeliveryLog } from "../delivery/delivery-log";
 import { BlockedAddressError, type AddressGuard } from "../delivery/ssrf-guard";
-import { authenticate, checkTeamTopics, denied, describeList, namespacesOutside, owns, ownershipGuard, visibleTo, type Principal } from "./access";
+import { authenticate, denied, describeList, namespacesOutside, owns, ownershipGuard, teamTopicProblems, visibleTo, type Principal } from "./access";
 import { aclRoutes, type TokenStore } from "./acl-api";
 import { replayRoutes, type ReplayStore } from "./replay-api";
 import type { Replayer } from "../replay/replayer";
@@ -116,9 +116,11 @@ function ownedRegistration(principal: Principal, registration: SinkRegistration)
   if (registration.Team !== undefined && registration.Team !== team) {
     throw denied(`a team token registers sinks for its own team (${JSON.stringify(team)}) only; received Team ${JSON.stringify(registration.Team)}`);
   }
-  checkTeamTopics(principal, registration.Topics);
+  // Every reason at once, so one correction is enough.
+  const problems = teamTopicProblems(principal, registration.Topics);
   const outside = namespacesOutside(principal, registration.Namespaces ?? []);
-  if (outside.length > 0) throw denied(`namespaces ${describeList(outside)} are outside this token's namespaces (${describeList(own)})`);
+  if (outside.length > 0) problems.push(`namespaces ${describeList(outside)} are outside this token's namespaces (${describeList(own)})`);
+  if (problems.length > 0) throw denied(problems.join("; "));
   return { ...registration, Team: team };
 }
 

@@ -31,7 +31,7 @@ export function boolEnv(env: Env, name: string): boolean {
   if (raw === undefined) return false;
   const value = parseGoBool(raw);
   if (value !== undefined) return value;
-  throw new ConfigError(`Environment variable ${name} must be true or false, but ${JSON.stringify(raw)} was given`);
+  throw new ConfigError(`Environment variable ${name} must be true or false (1, t, TRUE and 0, f, FALSE are read too, as Go reads them), but ${JSON.stringify(raw)} was given`);
 }
 
 /** An integer variable within [min, max], or `fallback` when unset. */

@@ -260,6 +260,11 @@ describe("team-owned sinks", () => {
       [{ Topics: { Operator: ["*"], CSIPlugin: ["*"] } }, /^Permission denied: the topics Operator, CSIPlugin are cluster-wide; a team's sink receives only Node and NodePool of those/],
       [{ Namespaces: ["web", "batch"] }, /^Permission denied: namespaces "batch" are outside this token's namespaces \("web", "api"\)$/],
       [{ Team: "b" }, /^Permission denied: a team token registers sinks for its own team \("a"\) only; received Team "b"$/],
+      // Every reason at once, so one correction is enough.
+      [
+        { Topics: { Node: ["*"], ACLToken: ["*"] }, Namespaces: ["batch"] },
+        /^Permission denied: the topics ACLToken need a management token; the topics Node are cluster-wide; this token does not allow them \(ClusterTopics is false\); namespaces "batch" are outside this token's namespaces \("web", "api"\)$/,
+      ],
     ];
     for (const [extra, message] of cases) {
       const response = await call(api, "PUT", "/v1/event/sink/s", a.secret, sinkBody("s", extra));

@@ -40,7 +40,7 @@ describe("readNomadConfig (the Nomad CLI's variables)", () => {
   it.each([
     [{ NOMAD_ADDR: "ftp://x" }, "NOMAD_ADDR must use http:// or https://"],
     [{ NOMAD_ADDR: "http://" }, "NOMAD_ADDR must be a URL"],
-    [{ NOMAD_SKIP_VERIFY: "yes" }, 'NOMAD_SKIP_VERIFY must be true or false, but "yes" was given'],
+    [{ NOMAD_SKIP_VERIFY: "yes" }, 'NOMAD_SKIP_VERIFY must be true or false (1, t, TRUE and 0, f, FALSE are read too, as Go reads them), but "yes" was given'],
     [{ NOMAD_CACERT: "/nonexistent/ca.pem" }, 'NOMAD_CACERT names "/nonexistent/ca.pem", which cannot be read'],
     [{ NOMAD_CLIENT_CERT: "/etc/hostname" }, "NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY must be set together"],
   ])("rejects %j naming the variable", (env, message) => {
