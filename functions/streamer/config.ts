@@ -20,6 +20,8 @@ export interface StreamerConfig extends PayloadStoreConfig {
   /** STREAM_MAX_LINE_BYTES: the longest stream line (one frame) read. */
   readonly maxLineBytes: number;
   readonly healthPort: number;
+  /** The address the health server listens on (HEALTH_HOST): every interface in a task; npm start's HOST locally. */
+  readonly healthHost: string;
   readonly shutdownMs: number;
   /** How often metrics are written (EMF); 0 writes none. */
   readonly metricsIntervalMs: number;
@@ -67,6 +69,7 @@ export function readStreamerConfig(env: Env): StreamerConfig {
     livenessMs: intEnv(env, "STREAM_LIVENESS_SECONDS", 45, { min: 1, max: 3_600 }) * 1000,
     maxLineBytes: intEnv(env, "STREAM_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES, { min: 1_048_576, max: 1_073_741_824 }),
     healthPort: intEnv(env, "HEALTH_PORT", 8081, { min: 0, max: 65_535 }),
+    healthHost: optionalEnv(env, "HEALTH_HOST") ?? "0.0.0.0",
     shutdownMs: intEnv(env, "SHUTDOWN_TIMEOUT_SECONDS", 25, { min: 1, max: 120 }) * 1000,
     ...readPayloadStoreConfig(env),
     metricsIntervalMs: intEnv(env, "METRICS_INTERVAL_SECONDS", 60, { min: 0, max: 3_600 }) * 1000,

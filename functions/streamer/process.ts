@@ -74,7 +74,7 @@ export async function startStreamerProcess(config: StreamerConfig, logger: Logge
       gaps: status?.gaps,
       lastError: status?.lastError,
     };
-  });
+  }, config.healthHost);
 
   const loop = async () => {
     while (!stopping.signal.aborted) {

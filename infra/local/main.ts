@@ -41,7 +41,7 @@ Names (defaults shown):
 The functions' and the streamer's own variables work as documented in the README
 (Configuration), with these local defaults:
   WEBHOOK_ALLOWED_CIDRS=127.0.0.0/8,::1/128  (webhooks on this machine are allowed)
-  POWERTOOLS_LOG_LEVEL=WARN  HEALTH_PORT=0  METRICS_INTERVAL_SECONDS=0
+  POWERTOOLS_LOG_LEVEL=WARN  HEALTH_PORT=0  HEALTH_HOST=<HOST>  METRICS_INTERVAL_SECONDS=0
   DELIVERY_LATEST_INDEX_EVERY_MS=1000  (a sink's LatestIndex is written at most once a second)
 for example DELIVERY_RETRY_BASE_SECONDS, SINK_CACHE_SECONDS, SINK_CHECK_MS, STREAMER_TOPICS.
 

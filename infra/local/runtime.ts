@@ -100,6 +100,12 @@ export interface LocalRuntimeSettings {
   readonly countersIntervalSeconds: number;
 }
 
+/** A listening address as a URL's host: any interface is reached on loopback; IPv6 in brackets. */
+function urlHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::") return "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
 export const LOCAL_NAMES = {
   sinksTable: "nomad-event-sinks",
   deliveriesTable: "nomad-event-sinks-deliveries",
@@ -174,6 +180,8 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   stops.push(lockDataDir(dataDir));
   // An unset or blank variable takes the local default, as optionalEnv reads them.
   for (const [name, value] of Object.entries(LOCAL_DEFAULTS)) if (optionalEnv(env, name) === undefined) env[name] = value;
+  // The streamer's health server listens where the API does (127.0.0.1 unless HOST says otherwise).
+  if (optionalEnv(env, "HEALTH_HOST") === undefined) env.HEALTH_HOST = settings.host;
   const { token, source: tokenSource } = localManagementToken(env.SINKS_MANAGEMENT_TOKEN, managementTokenFile(dataDir));
   const snapshotFile = join(dataDir, "queues.json");
 
@@ -242,7 +250,7 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
 
   return {
     apiUrl: api.url,
-    healthUrl: `http://127.0.0.1:${streamer.healthPort}/health`,
+    healthUrl: `http://${urlHost(env.HEALTH_HOST!)}:${streamer.healthPort}/health`,
     token,
     tokenSource,
     dataDir,

@@ -16,11 +16,13 @@ describe("readStreamerConfig", () => {
       livenessMs: 45_000,
       maxLineBytes: 64 * 1024 * 1024,
       healthPort: 8081,
+      healthHost: "0.0.0.0",
       shutdownMs: 25_000,
       nomad: { address: "http://127.0.0.1:4646", namespace: "*" },
     });
     expect(readStreamerConfig(base).topics).toBeUndefined();
     expect(readStreamerConfig({ ...base, STREAM_MAX_LINE_BYTES: "134217728" }).maxLineBytes).toBe(128 * 1024 * 1024);
+    expect(readStreamerConfig({ ...base, HEALTH_HOST: "127.0.0.1" }).healthHost).toBe("127.0.0.1");
   });
 
   it.each([
