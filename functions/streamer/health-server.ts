@@ -1,8 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
-/** Serves `GET /health` on `host` (every interface by default): 200 with the report when healthy, 503 when not. */
-export async function startHealthServer(port: number, report: () => { healthy: boolean } & Record<string, unknown>, host = "0.0.0.0"): Promise<{ port: number; close(): Promise<void> }> {
+/** Serves `GET /health` on `host` (HEALTH_HOST): 200 with the report when healthy, 503 when not. */
+export async function startHealthServer(port: number, report: () => { healthy: boolean } & Record<string, unknown>, host: string): Promise<{ port: number; close(): Promise<void> }> {
   const server: Server = createServer((request, response) => {
     if (request.method !== "GET" || (request.url ?? "").split("?")[0] !== "/health") {
       response.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found; try GET /health");

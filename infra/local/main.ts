@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { generateSecret } from "../../shared/sinks/secret";
 import { startLocalRuntime, type LocalRuntime, type RuntimeCounters } from "./runtime";
 import { managementTokenFile } from "./management-token";
@@ -51,12 +51,22 @@ See it work: npm run receiver (in another terminal), then paste the curl printed
 // The local runtime runs on Node 20 by design; Lambda runs Node 22 (see README).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
+/** Whether a token saved by an earlier start exists and differs from the one in use. */
+function savedTokenDiffers(file: string, token: string): boolean {
+  if (!existsSync(file)) return false;
+  try {
+    return readFileSync(file, "utf8").trim() !== token;
+  } catch {
+    return false;
+  }
+}
+
 function banner(runtime: LocalRuntime): string {
   const { apiUrl, token, dataDir } = runtime;
   const tokenFile = managementTokenFile(dataDir);
   const tokenNote =
     runtime.tokenSource === "environment"
-      ? `(from SINKS_MANAGEMENT_TOKEN${existsSync(tokenFile) ? `; the token saved in ${tokenFile} is not accepted while it is set` : ""})`
+      ? `(from SINKS_MANAGEMENT_TOKEN${savedTokenDiffers(tokenFile, token) ? `; the token saved in ${tokenFile} is not accepted while it is set` : ""})`
       : runtime.tokenSource === "saved" ? `(saved in ${tokenFile})` : `(generated, saved in ${tokenFile})`;
   const source =
     runtime.source.kind === "simulated"
@@ -99,26 +109,27 @@ then register a sink that sends it every event:
     -d '{"ID":"demo","Type":"webhook","Address":"http://127.0.0.1:9000/","Topics":{"*":["*"]},"Secret":"${secret}"}'
 `;
   }
-  const port = loopbackPort(demoSink.address);
-  const registered = `The example sink "demo" is registered (webhook ${demoSink.address}).`;
-  if (port === undefined) return `${registered}
-`;
+  const registered = `The example sink "demo" is registered (webhook ${demoSink.address}${demoSink.disabled !== undefined ? `; disabled: ${demoSink.disabled}` : ""}).`;
+  const listener = receiverAddress(demoSink.address);
+  if (listener === undefined || demoSink.disabled !== undefined) return `${registered}\n`;
   return `${registered} See its events arrive: start the
 demo receiver in another terminal with its secret${demoSink.secrets.length > 1 ? "s" : ""}
 
-  npm run receiver -- --port ${port}${demoSink.secrets.map((s) => ` --secret ${s}`).join("")}
+  npm run receiver -- ${listener}${demoSink.secrets.map((s) => ` --secret ${s}`).join("")}
 `;
 }
 
-/** The port of an http address on this machine (127.0.0.1, localhost, [::1]), for the demo receiver; else undefined. */
-function loopbackPort(address: string): number | undefined {
+/** The demo receiver's flags to listen where an http address on this machine points (127.0.0.0/8, [::1], localhost); else undefined. */
+function receiverAddress(address: string): string | undefined {
+  let url: URL;
   try {
-    const url = new URL(address);
-    if (url.protocol !== "http:" || !["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) return undefined;
-    return url.port === "" ? 80 : Number(url.port);
+    url = new URL(address);
   } catch {
     return undefined;
   }
+  const host = url.hostname === "[::1]" ? "::1" : url.hostname;
+  if (url.protocol !== "http:" || !(host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host))) return undefined;
+  return `--port ${url.port === "" ? 80 : url.port}${host === "127.0.0.1" ? "" : ` --host ${host}`}`;
 }
 
 function formatCounters(c: RuntimeCounters): string {
@@ -136,7 +147,13 @@ async function main(): Promise<void> {
     process.stderr.write(`npm start: unknown argument ${JSON.stringify(unknown[0])}; everything is configured by environment (npm start -- --help)\n`);
     process.exit(2);
   }
+  // Ctrl-C while starting: the start finishes (DynamoDB Local, detached, must not be left behind),
+  // then everything stops in order.
+  let early: string | undefined;
+  const onEarlySignal = (signal: string) => (early = signal);
+  process.once("SIGINT", onEarlySignal).once("SIGTERM", onEarlySignal);
   const runtime = await startLocalRuntime(process.env);
+  process.removeListener("SIGINT", onEarlySignal).removeListener("SIGTERM", onEarlySignal);
   process.stdout.write(banner(runtime));
   const interval = runtime.settings.countersIntervalSeconds;
 
@@ -169,6 +186,7 @@ async function main(): Promise<void> {
   runtime.failure.catch((failure: Error) => stop({ failure }));
   process.on("SIGINT", () => void stop({ signal: "SIGINT" }));
   process.on("SIGTERM", () => void stop({ signal: "SIGTERM" }));
+  if (early !== undefined) await stop({ signal: early });
 }
 
 main().catch((error: unknown) => {

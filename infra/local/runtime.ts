@@ -58,7 +58,7 @@ export interface LocalRuntime {
   /** Where events come from: a Nomad at NOMAD_ADDR, or the built-in simulated cluster. */
   readonly source: { readonly kind: "nomad"; readonly address: string } | { readonly kind: "simulated"; readonly cluster: SimulatedCluster; readonly eventsPerSecond: number; readonly namespaces: readonly string[] };
   /** The banner's example sink `demo`, when an earlier run registered it: its address and valid secrets. */
-  readonly demoSink: { readonly address: string; readonly secrets: readonly string[] } | undefined;
+  readonly demoSink: { readonly address: string; readonly secrets: readonly string[]; readonly disabled: string | undefined } | undefined;
   /** Messages found saved from the last run and put back on their queues, per queue. */
   readonly restored: Readonly<Record<string, number>>;
   readonly settings: LocalRuntimeSettings;
@@ -255,7 +255,7 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
     tokenSource,
     dataDir,
     source: simulated ? { kind: "simulated", cluster: simulated, eventsPerSecond: settings.eventsPerSecond, namespaces: settings.namespaces } : { kind: "nomad", address: settings.nomadAddress! },
-    demoSink: demo ? { address: demo.Address, secrets: signingSecrets(demo) } : undefined,
+    demoSink: demo ? { address: demo.Address, secrets: signingSecrets(demo), disabled: demo.Disabled?.Reason } : undefined,
     restored,
     settings,
     counters: () => {

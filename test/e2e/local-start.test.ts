@@ -1,10 +1,12 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { request } from "undici";
+import { dataDirLockFile } from "../../infra/local/exclusive";
 import { freePort } from "../../infra/local/free-port";
+import { until } from "../support/until";
 import { startRuntimeProcess } from "../support/local-runtime-process";
 
 describe("npm start (local runtime)", () => {
@@ -47,7 +49,7 @@ describe("npm start (local runtime)", () => {
 
     expect(await first.stop("SIGINT")).toBe(0);
     // A clean stop gives the directory up.
-    expect(existsSync(join(dataDir, "npm-start.pid"))).toBe(false);
+    expect(existsSync(dataDirLockFile(dataDir))).toBe(false);
 
     const second = startRuntimeProcess(env);
     const [, again] = await second.waitFor(/Management token\s+(\S+)\s+\(saved/);
@@ -64,6 +66,31 @@ describe("npm start (local runtime)", () => {
     }
   }, 120_000);
 
+  it("stopped with Ctrl-C while starting, finishes starting, stops in order and leaves no DynamoDB Local behind", async () => {
+    const ownDir = mkdtempSync(join(tmpdir(), "nes-start-early-"));
+    try {
+      const runtime = startRuntimeProcess({ PORT: String(await freePort()), LOCAL_DATA_DIR: ownDir });
+      // The lock is taken at the very start, before DynamoDB Local: the signal lands mid-start.
+      await until(() => existsSync(dataDirLockFile(ownDir)), 60_000, "the data directory's lock");
+      expect(await runtime.stop("SIGINT")).toBe(0);
+      expect(runtime.output()).toMatch(/SIGINT: stopping…\nstopped: streamed \d+/);
+      expect(existsSync(dataDirLockFile(ownDir))).toBe(false);
+      // No process (Java's DynamoDB Local among them) still has this directory on its command line.
+      const holders = readdirSync("/proc")
+        .filter((entry) => /^\d+$/.test(entry))
+        .filter((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(ownDir);
+          } catch {
+            return false;
+          }
+        });
+      expect(holders).toEqual([]);
+    } finally {
+      rmSync(ownDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it("uses SINKS_MANAGEMENT_TOKEN when set, and exits non-zero naming a bad PORT", async () => {
     const bad = startRuntimeProcess({ PORT: "http", LOCAL_DATA_DIR: dataDir });
     expect(await bad.exited()).toBe(1);
@@ -74,10 +101,12 @@ describe("npm start (local runtime)", () => {
     // A simulated-cluster state file it cannot use: it starts afresh and says why.
     writeFileSync(join(ownDir, "simulated-nomad.json"), "{not json");
     // A lock left by a process that is gone (killed, or a reboot) does not stop it.
-    writeFileSync(join(ownDir, "npm-start.pid"), `${spawnSync(process.execPath, ["-e", ""]).pid}\n`);
+    writeFileSync(dataDirLockFile(ownDir), `${spawnSync(process.execPath, ["-e", ""]).pid}\n`);
     const runtime = startRuntimeProcess({ PORT: String(port), LOCAL_DATA_DIR: ownDir, SINKS_MANAGEMENT_TOKEN: "from-env" });
     try {
       await runtime.waitFor(/Management token\s+from-env\s+\(from SINKS_MANAGEMENT_TOKEN\)/);
+      // The stale lock is now this process's.
+      expect(readFileSync(dataDirLockFile(ownDir), "utf8")).toMatch(new RegExp(`^${runtime.child.pid} \\d+\n$`));
       expect(runtime.output()).toMatch(/Note\s+the simulated cluster's state file .*simulated-nomad\.json (cannot be read|is not usable)/);
       const list = await request(`http://127.0.0.1:${port}/v1/event/sinks`, { headers: { "x-nomad-token": "from-env" } });
       expect(list.statusCode).toBe(200);
