@@ -27,7 +27,8 @@ export interface JsonSpan {
   readonly end: number;
 }
 
-function isSpace(c: number): boolean {
+/** JSON whitespace (space, LF, CR, tab), as a UTF-16 code unit or a byte. */
+export function isSpace(c: number | undefined): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 

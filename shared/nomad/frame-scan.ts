@@ -1,3 +1,4 @@
+import { isSpace } from "../json/json-scan";
 import { rememberJsonSource, toJson } from "../json/json-source";
 import { isIndex, type NomadEvent, type NomadFrame } from "./event";
 
@@ -44,9 +45,6 @@ export function scannedFrame(frame: NomadFrame): ScannedFrame {
   };
 }
 
-const TAB = 0x09;
-const LF = 0x0a;
-const CR = 0x0d;
 const SPACE = 0x20;
 const QUOTE = 0x22;
 const PLUS = 0x2b;
@@ -284,11 +282,7 @@ class FrameScan {
   private space(): void {
     const { bytes } = this;
     let i = this.at;
-    for (;;) {
-      const c = bytes[i];
-      if (c !== SPACE && c !== LF && c !== CR && c !== TAB) break;
-      i++;
-    }
+    while (isSpace(bytes[i])) i++;
     this.at = i;
   }
 
@@ -430,7 +424,7 @@ function valueEnd(bytes: Buffer, start: number): number {
     if (expect === AFTER_VALUE && open.length === 0) return i;
     if (i >= length) throw UNSCANNABLE;
     const c = bytes[i]!;
-    if (c === SPACE || c === LF || c === CR || c === TAB) {
+    if (isSpace(c)) {
       i++;
       continue;
     }
@@ -459,7 +453,7 @@ function valueEnd(bytes: Buffer, start: number): number {
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       const object = c === OPEN_BRACE;
       i++;
-      while (bytes[i] === SPACE || bytes[i] === LF || bytes[i] === CR || bytes[i] === TAB) i++;
+      while (isSpace(bytes[i])) i++;
       if (bytes[i] === (object ? CLOSE_BRACE : CLOSE_BRACKET)) {
         i++;
         expect = AFTER_VALUE;
