@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { LOCAL_ACCOUNT_ID } from "./local-aws";
+import { httpUrl } from "./http-url";
 
 /** API Gateway HTTP APIs refuse larger payloads (10 MB) before the function sees them. */
 const GATEWAY_MAX_PAYLOAD = 10 * 1024 * 1024;
@@ -147,7 +148,7 @@ export async function startHttpApiServer(handler: HttpApiHandler, options: { por
   });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url: httpUrl(host, port),
     server,
     close: () =>
       new Promise<void>((resolve) => {

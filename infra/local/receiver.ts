@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { intEnv, optionalEnv } from "../../shared/config/env";
 import { malformedSecret, verifyWebhook } from "../../shared/delivery/verify-signature";
 import { decodeNomadFrame, type NomadEvent } from "../../shared/nomad/event";
+import { httpUrl } from "./http-url";
 
 /**
  * A demo webhook receiver (`npm run receiver`): the other end of the deliver function, to
@@ -149,7 +150,7 @@ export async function startDemoReceiver(options: DemoReceiverOptions = {}): Prom
   });
   server.on("error", () => undefined);
   const { port } = server.address() as AddressInfo;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}/`;
+  const url = `${httpUrl(host, port)}/`;
 
   out.write(`demo webhook receiver listening on ${url} (POST to any path); ${secrets.length > 0 ? `verifying signatures with ${secrets.length} secret${secrets.length === 1 ? "" : "s"}` : "not verifying signatures"}\n`);
   if (secrets.length === 0) {

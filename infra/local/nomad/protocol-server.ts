@@ -66,6 +66,7 @@ import { type BufferCursor, DEFAULT_EVENT_BUFFER_SIZE, EVENT_DROPPED_FROM_BUFFER
 import { chooseContentCoding, parseStreamQuery, requestToken } from "./stream-request";
 import { chunkedTransport, compressedChunkedTransport, hijackedTransport, type StreamTransport } from "./stream-transport";
 import { encodeFrame, FRAME_DELIMITER, frameLine, HEARTBEAT_FRAME, type EncodedFrame, type PublishFrame } from "./wire-format";
+import { httpUrl } from "../http-url";
 
 export type { PublishEvent, PublishFrame } from "./wire-format";
 export { rawJson, RawJson } from "./wire-format";
@@ -464,7 +465,7 @@ export async function startNomadProtocolServer(options: NomadProtocolServerOptio
   const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url: httpUrl(host, port),
     era,
     get lastIndex() {
       return lastIndex;
