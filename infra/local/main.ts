@@ -1,7 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
-import { generateSecret } from "../../shared/sinks/secret";
-import { startLocalRuntime, type LocalRuntime, type RuntimeCounters } from "./runtime";
-import { managementTokenFile } from "./management-token";
+import { banner, formatCounters } from "./banner";
+import { LOCAL_WEBHOOK_ALLOWED_CIDRS, startLocalRuntime } from "./runtime";
 
 const HELP = `nomad-event-sinks local runtime: the whole pipeline on this machine
 
@@ -40,7 +38,7 @@ Names (defaults shown):
 
 The functions' and the streamer's own variables work as documented in the README
 (Configuration), with these local defaults:
-  WEBHOOK_ALLOWED_CIDRS=127.0.0.0/8,::1/128  (webhooks on this machine are allowed)
+  WEBHOOK_ALLOWED_CIDRS=${LOCAL_WEBHOOK_ALLOWED_CIDRS}  (webhooks on this machine are allowed)
   POWERTOOLS_LOG_LEVEL=WARN  HEALTH_PORT=0  HEALTH_HOST=<HOST>  METRICS_INTERVAL_SECONDS=0
   DELIVERY_LATEST_INDEX_EVERY_MS=1000  (a sink's LatestIndex is written at most once a second)
 for example DELIVERY_RETRY_BASE_SECONDS, SINK_CACHE_SECONDS, SINK_CHECK_MS, STREAMER_TOPICS.
@@ -50,92 +48,6 @@ See it work: npm run receiver (in another terminal), then paste the curl printed
 
 // The local runtime runs on Node 20 by design; Lambda runs Node 22 (see README).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-
-/** Whether a token saved by an earlier start exists and differs from the one in use. */
-function savedTokenDiffers(file: string, token: string): boolean {
-  if (!existsSync(file)) return false;
-  try {
-    return readFileSync(file, "utf8").trim() !== token;
-  } catch {
-    return false;
-  }
-}
-
-function banner(runtime: LocalRuntime): string {
-  const { apiUrl, token, dataDir } = runtime;
-  const tokenFile = managementTokenFile(dataDir);
-  const tokenNote =
-    runtime.tokenSource === "environment"
-      ? `(from SINKS_MANAGEMENT_TOKEN${savedTokenDiffers(tokenFile, token) ? `; the token saved in ${tokenFile} is not accepted while it is set` : ""})`
-      : runtime.tokenSource === "saved" ? `(saved in ${tokenFile})` : `(generated, saved in ${tokenFile})`;
-  const source =
-    runtime.source.kind === "simulated"
-      ? `simulated cluster at ${runtime.source.cluster.url}, ${runtime.source.eventsPerSecond} events/s in namespaces ${runtime.source.namespaces.join(", ")}
-                    (set NOMAD_ADDR, and NOMAD_TOKEN if ACLs are on, to stream from a real Nomad)`
-      : `Nomad at ${runtime.source.address} (unset NOMAD_ADDR to use the simulated cluster)`;
-  const restored = Object.entries(runtime.restored).filter(([, n]) => n > 0);
-  const restoreError = runtime.source.kind === "simulated" ? runtime.source.cluster.restoreError : undefined;
-  return `
-nomad-event-sinks is running locally.
-
-  Sinks API         ${apiUrl}/v1/event/sinks
-  Streamer health   ${runtime.healthUrl}
-  Management token  ${token}  ${tokenNote}
-  Events from       ${source}
-  Data              ${dataDir}${restoreError ? `\n  Note              ${restoreError.message}` : ""}${restored.length > 0 ? `\n  Restored          ${restored.map(([name, n]) => `${n} message(s) on ${name}`).join(", ")}` : ""}
-
-${seeEvents(runtime)}
-List sinks:       curl -H "X-Nomad-Token: ${token}" "${apiUrl}/v1/event/sinks?pretty"
-Its deliveries:   curl -H "X-Nomad-Token: ${token}" "${apiUrl}/v1/event/sink/demo/deliveries?pretty"
-
-Ctrl-C stops everything; the next npm start continues where this one stopped.
-
-`;
-}
-
-/** How to see events arrive: register the example sink, or, once an earlier run did, start the receiver with its secrets. */
-function seeEvents(runtime: LocalRuntime): string {
-  const { apiUrl, token, demoSink } = runtime;
-  if (demoSink === undefined) {
-    const secret = generateSecret();
-    return `See events arrive: start the demo receiver in another terminal
-
-  npm run receiver -- --port 9000 --secret ${secret}
-
-then register a sink that sends it every event:
-
-  curl -X PUT ${apiUrl}/v1/event/sink/demo \\
-    -H "X-Nomad-Token: ${token}" \\
-    -d '{"ID":"demo","Type":"webhook","Address":"http://127.0.0.1:9000/","Topics":{"*":["*"]},"Secret":"${secret}"}'
-`;
-  }
-  const registered = `The example sink "demo" is registered (webhook ${demoSink.address}${demoSink.disabled !== undefined ? `; disabled: ${demoSink.disabled}` : ""}).`;
-  const listener = receiverAddress(demoSink.address);
-  if (listener === undefined || demoSink.disabled !== undefined) return `${registered}\n`;
-  return `${registered} See its events arrive: start the
-demo receiver in another terminal with its secret${demoSink.secrets.length > 1 ? "s" : ""}
-
-  npm run receiver -- ${listener}${demoSink.secrets.map((s) => ` --secret ${s}`).join("")}
-`;
-}
-
-/** The demo receiver's flags to listen where an http address on this machine points (127.0.0.0/8, [::1], localhost); else undefined. */
-function receiverAddress(address: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(address);
-  } catch {
-    return undefined;
-  }
-  const host = url.hostname === "[::1]" ? "::1" : url.hostname;
-  if (url.protocol !== "http:" || !(host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host))) return undefined;
-  return `--port ${url.port === "" ? 80 : url.port}${host === "127.0.0.1" ? "" : ` --host ${host}`}`;
-}
-
-function formatCounters(c: RuntimeCounters): string {
-  const streamer = c.streamerRole === "active" ? (c.connected ? "streaming" : "connecting") : c.streamerRole;
-  return `streamed ${c.streamed}  matched ${c.matched}  delivered ${c.delivered}  retried ${c.retried}  dead-lettered ${c.deadLettered}  lag ${c.lagMs} ms  (streamer ${streamer})`;
-}
 
 async function main(): Promise<void> {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {

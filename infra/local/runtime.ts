@@ -18,6 +18,7 @@ import { localReplayer } from "./eventbridge/local-replayer";
 import { DynamoReplayStore } from "../../shared/replay/dynamo-replay-store";
 import { ensurePortFree, lockDataDir } from "./exclusive";
 import { startHttpApiServer } from "./http-api-server";
+import { httpUrl } from "./http-url";
 import { localAwsEnvironment } from "./local-aws";
 import { localManagementToken, managementTokenFile } from "./management-token";
 import { startSimulatedCluster, type SimulatedCluster } from "./nomad/simulated-cluster";
@@ -54,6 +55,8 @@ export interface LocalRuntime {
   readonly healthUrl: string;
   readonly token: string;
   readonly tokenSource: "environment" | "generated" | "saved";
+  /** SINKS_MANAGEMENT_TOKEN is set and a different token is saved in the data directory (refused while it is set). */
+  readonly savedTokenRefused: boolean;
   readonly dataDir: string;
   /** Where events come from: a Nomad at NOMAD_ADDR, or the built-in simulated cluster. */
   readonly source: { readonly kind: "nomad"; readonly address: string } | { readonly kind: "simulated"; readonly cluster: SimulatedCluster; readonly eventsPerSecond: number; readonly namespaces: readonly string[] };
@@ -100,12 +103,6 @@ export interface LocalRuntimeSettings {
   readonly countersIntervalSeconds: number;
 }
 
-/** A listening address as a URL's host: any interface is reached on loopback; IPv6 in brackets. */
-function urlHost(host: string): string {
-  if (host === "0.0.0.0" || host === "::") return "127.0.0.1";
-  return host.includes(":") ? `[${host}]` : host;
-}
-
 export const LOCAL_NAMES = {
   sinksTable: "nomad-event-sinks",
   deliveriesTable: "nomad-event-sinks-deliveries",
@@ -135,10 +132,13 @@ export function readLocalRuntimeSettings(env: Env): LocalRuntimeSettings {
   };
 }
 
+/** Loopback, where npm start lets webhooks go (the demo receiver, your own test server). */
+export const LOCAL_WEBHOOK_ALLOWED_CIDRS = "127.0.0.0/8,::1/128";
+
 /** Defaults for the functions' and streamer's own variables, where the local runtime differs from AWS. */
 const LOCAL_DEFAULTS: Readonly<Record<string, string>> = {
   // Loopback webhooks (the demo receiver, your own test server) are allowed on this machine.
-  WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8,::1/128",
+  WEBHOOK_ALLOWED_CIDRS: LOCAL_WEBHOOK_ALLOWED_CIDRS,
   // The streamer's health server listens on any free port; its figures are in the counters.
   HEALTH_PORT: "0",
   // Metrics are counted in process and shown as counters, not written as EMF on stdout.
@@ -182,7 +182,7 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
   for (const [name, value] of Object.entries(LOCAL_DEFAULTS)) if (optionalEnv(env, name) === undefined) env[name] = value;
   // The streamer's health server listens where the API does (127.0.0.1 unless HOST says otherwise).
   if (optionalEnv(env, "HEALTH_HOST") === undefined) env.HEALTH_HOST = settings.host;
-  const { token, source: tokenSource } = localManagementToken(env.SINKS_MANAGEMENT_TOKEN, managementTokenFile(dataDir));
+  const { token, source: tokenSource, savedRefused: savedTokenRefused } = localManagementToken(env.SINKS_MANAGEMENT_TOKEN, managementTokenFile(dataDir));
   const snapshotFile = join(dataDir, "queues.json");
 
   const dynamo = await startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb") });
@@ -250,9 +250,11 @@ async function start(env: NodeJS.ProcessEnv, settings: LocalRuntimeSettings, sto
 
   return {
     apiUrl: api.url,
-    healthUrl: `http://${urlHost(env.HEALTH_HOST!)}:${streamer.healthPort}/health`,
+    // A server on every interface is reached here on loopback.
+    healthUrl: `${httpUrl(env.HEALTH_HOST === "0.0.0.0" || env.HEALTH_HOST === "::" ? "127.0.0.1" : env.HEALTH_HOST!, streamer.healthPort)}/health`,
     token,
     tokenSource,
+    savedTokenRefused,
     dataDir,
     source: simulated ? { kind: "simulated", cluster: simulated, eventsPerSecond: settings.eventsPerSecond, namespaces: settings.namespaces } : { kind: "nomad", address: settings.nomadAddress! },
     demoSink: demo ? { address: demo.Address, secrets: signingSecrets(demo), disabled: demo.Disabled?.Reason } : undefined,
